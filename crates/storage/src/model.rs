@@ -1,0 +1,399 @@
+//! Domain types shared by every layer. Plain data: no I/O, no HTTP, no ActivityPub.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
+}
+
+id_newtype!(
+    /// A local author (a person who writes posts; later also a local ActivityPub actor).
+    AuthorId
+);
+id_newtype!(
+    /// A blog post.
+    PostId
+);
+id_newtype!(
+    /// A comment under a post, whatever its origin.
+    CommentId
+);
+
+/// A local author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub id: AuthorId,
+    /// Lower-case login and handle (`[a-z0-9_]`, 1-32 characters).
+    pub username: String,
+    pub display_name: String,
+    /// Plain-text biography.
+    pub bio: String,
+    pub avatar_url: Option<String>,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What is needed to create an author.
+#[derive(Debug, Clone)]
+pub struct NewAuthor {
+    pub username: String,
+    pub display_name: String,
+    /// PHC string (argon2id); `None` for authors that cannot log in (imported ones).
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+    /// Key that makes imports idempotent, e.g. `wxr:https://old.example:author:1`.
+    pub import_key: Option<String>,
+}
+
+/// Publication state of a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    Draft,
+    Published,
+    /// Kept as a tombstone: its permalink answers 410 Gone.
+    Deleted,
+}
+
+impl PostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Draft => "draft",
+            PostStatus::Published => "published",
+            PostStatus::Deleted => "deleted",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "draft" => Some(PostStatus::Draft),
+            "published" => Some(PostStatus::Published),
+            "deleted" => Some(PostStatus::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// Where a post came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostOrigin {
+    /// Written in Gloss (admin UI or `gloss post publish`).
+    Local,
+    /// Imported with its old dates (WordPress); never pushed to followers as new.
+    Imported,
+}
+
+impl PostOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostOrigin::Local => "local",
+            PostOrigin::Imported => "imported",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "local" => Some(PostOrigin::Local),
+            "imported" => Some(PostOrigin::Imported),
+            _ => None,
+        }
+    }
+}
+
+/// A tag as shown on pages: its display name and its URL slug.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Tag {
+    pub slug: String,
+    pub name: String,
+}
+
+/// A tag with the number of published posts carrying it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagCount {
+    pub tag: Tag,
+    pub posts: i64,
+}
+
+/// A blog post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Post {
+    pub id: PostId,
+    pub author_id: AuthorId,
+    pub title: String,
+    /// Unique among all posts, deleted ones included (a deleted slug keeps answering 410).
+    pub slug: String,
+    /// Markdown source (for imported posts: the original HTML, which is valid Markdown).
+    pub source: String,
+    /// Rendered and sanitized HTML, safe to put on a page as is.
+    pub content_html: String,
+    /// Plain-text summary (for feeds, link previews and listings).
+    pub summary: Option<String>,
+    pub tags: Vec<Tag>,
+    pub status: PostStatus,
+    pub origin: PostOrigin,
+    pub comments_open: bool,
+    pub published_at: DateTime<Utc>,
+    /// Set when a published post is edited after publication.
+    pub updated_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What is needed to create or replace a post's content.
+#[derive(Debug, Clone)]
+pub struct PostDraft {
+    pub author_id: AuthorId,
+    pub title: String,
+    pub slug: String,
+    pub source: String,
+    pub content_html: String,
+    pub summary: Option<String>,
+    /// Tags in display form; slugs are derived by the caller.
+    pub tags: Vec<Tag>,
+    pub status: PostStatus,
+    pub origin: PostOrigin,
+    pub published_at: DateTime<Utc>,
+    pub import_key: Option<String>,
+}
+
+/// Where a comment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommentOrigin {
+    /// A reader commented through the form on the post page, or the author replied.
+    Local,
+    /// Imported from another blog (WordPress).
+    Imported,
+    /// Arrived over ActivityPub.
+    Fediverse,
+}
+
+impl CommentOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentOrigin::Local => "local",
+            CommentOrigin::Imported => "imported",
+            CommentOrigin::Fediverse => "fediverse",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "local" => Some(CommentOrigin::Local),
+            "imported" => Some(CommentOrigin::Imported),
+            "fediverse" => Some(CommentOrigin::Fediverse),
+            _ => None,
+        }
+    }
+}
+
+/// Moderation state of a comment. Only `Approved` comments appear on public pages,
+/// feeds and counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Moderation {
+    /// Waiting for the author's decision.
+    Pending,
+    Approved,
+    /// Hidden by the author; kept for the record.
+    Hidden,
+    Spam,
+}
+
+impl Moderation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Moderation::Pending => "pending",
+            Moderation::Approved => "approved",
+            Moderation::Hidden => "hidden",
+            Moderation::Spam => "spam",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "pending" => Some(Moderation::Pending),
+            "approved" => Some(Moderation::Approved),
+            "hidden" => Some(Moderation::Hidden),
+            "spam" => Some(Moderation::Spam),
+            _ => None,
+        }
+    }
+}
+
+/// A comment under a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    pub id: CommentId,
+    pub post_id: PostId,
+    pub parent_id: Option<CommentId>,
+    /// 0 for a top-level comment, parent's depth + 1 otherwise.
+    pub depth: i32,
+    pub author_name: String,
+    /// The commenter's website or profile page.
+    pub author_url: Option<String>,
+    pub author_avatar_url: Option<String>,
+    /// Sanitized HTML, safe to put on a page as is.
+    pub content_html: String,
+    pub origin: CommentOrigin,
+    pub moderation: Moderation,
+    /// ActivityPub id of the comment (fediverse comments and local author replies).
+    pub ap_id: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Set when the comment was deleted; a deleted comment keeps its row so that
+    /// its replies keep their place, and is shown as "deleted".
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Comment {
+    /// Whether a reader of the public page may see this comment's content.
+    pub fn is_public(&self) -> bool {
+        self.moderation == Moderation::Approved && self.deleted_at.is_none()
+    }
+}
+
+/// What is needed to add a comment.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub post_id: PostId,
+    pub parent_id: Option<CommentId>,
+    pub author_name: String,
+    pub author_url: Option<String>,
+    pub author_avatar_url: Option<String>,
+    /// Private: never shown on a page (imported WordPress data carries it).
+    pub author_email: Option<String>,
+    pub content_html: String,
+    pub origin: CommentOrigin,
+    pub moderation: Moderation,
+    pub ap_id: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub import_key: Option<String>,
+}
+
+/// Blog-wide settings edited in the admin UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlogSettings {
+    pub title: String,
+    pub description: String,
+    pub avatar_url: Option<String>,
+    pub default_author_id: Option<AuthorId>,
+}
+
+impl Default for BlogSettings {
+    fn default() -> Self {
+        BlogSettings {
+            title: "Gloss".to_owned(),
+            description: "A blog whose comments come from the fediverse.".to_owned(),
+            avatar_url: None,
+            default_author_id: None,
+        }
+    }
+}
+
+/// A logged-in admin session. The token itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token_hash: String,
+    pub author_id: AuthorId,
+    /// Synchronizer token for the CSRF check on every admin form.
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A page of a listing: `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Page {
+    /// Page `number` (1-based) of `per_page` rows.
+    pub fn number(number: i64, per_page: i64) -> Page {
+        let number = number.max(1);
+        Page {
+            limit: per_page,
+            offset: (number - 1).saturating_mul(per_page),
+        }
+    }
+}
+
+/// A whole import (WordPress), applied in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct ImportBatch {
+    pub authors: Vec<ImportAuthor>,
+    pub posts: Vec<ImportPost>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportAuthor {
+    /// Stable across runs, e.g. `wxr:<site>:author:<login>`.
+    pub import_key: String,
+    pub username: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportPost {
+    pub import_key: String,
+    /// `import_key` of the author; when it matches no author of the batch or of the
+    /// store, `fallback_author` is used.
+    pub author_import_key: Option<String>,
+    pub fallback_author: AuthorId,
+    pub title: String,
+    pub slug: String,
+    pub source: String,
+    pub content_html: String,
+    pub summary: Option<String>,
+    pub tags: Vec<Tag>,
+    pub published_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Comments in any order; threading is given by `parent_import_key`.
+    pub comments: Vec<ImportComment>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImportComment {
+    pub import_key: String,
+    pub parent_import_key: Option<String>,
+    pub author_name: String,
+    pub author_url: Option<String>,
+    pub author_email: Option<String>,
+    pub content_html: String,
+    pub moderation: Moderation,
+    pub published_at: DateTime<Utc>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub authors_created: u64,
+    pub posts_created: u64,
+    pub posts_unchanged: u64,
+    pub comments_created: u64,
+    pub comments_unchanged: u64,
+    /// Things left out, each with the reason (e.g. a slug already used by another post).
+    pub skipped: Vec<String>,
+}
+
+/// Whole-site counts (admin dashboard, later NodeInfo).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SiteCounts {
+    pub authors: i64,
+    pub published_posts: i64,
+    pub public_comments: i64,
+}
