@@ -1,0 +1,96 @@
+//! The admin UI under `/admin`: server-rendered forms, no JavaScript.
+//!
+//! - [`auth`]: argon2id password hashing and account rules.
+//! - [`session`]: session cookies, the [`AdminSession`] extractor, CSRF checks.
+//! - `login`: log in and out, and the dashboard.
+//! - `setup`: the one-time link that creates the first (admin) author.
+//! - `posts`, `settings`, `comments`: the pages behind the navigation.
+//!
+//! Every admin response carries `Cache-Control: no-store` (pages show private drafts
+//! and CSRF tokens) and `X-Robots-Tag: noindex`.
+
+pub mod auth;
+mod comments;
+mod login;
+mod posts;
+pub mod session;
+mod settings;
+pub mod setup;
+
+pub use auth::{hash_password, verify_password};
+pub use session::AdminSession;
+
+use crate::error::AppError;
+use crate::state::AppState;
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The admin routes, nested at `/admin` by [`crate::router`].
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(login::dashboard))
+        .route("/login", get(login::login_page).post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/setup", get(setup::setup_page).post(setup::setup))
+        .route("/posts", get(posts::list).post(posts::create))
+        .route("/posts/new", get(posts::new_page))
+        .route("/posts/{id}", post(posts::update))
+        .route("/posts/{id}/edit", get(posts::edit_page))
+        .route(
+            "/posts/{id}/delete",
+            get(posts::delete_page).post(posts::delete),
+        )
+        .route(
+            "/settings",
+            get(settings::settings_page).post(settings::save),
+        )
+        .route("/comments", get(comments::list))
+        .route("/comments/{id}/hide", post(comments::hide))
+        .route("/comments/{id}/approve", post(comments::approve))
+        .route("/comments/{id}/delete", post(comments::delete))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-robots-tag"),
+            HeaderValue::from_static("noindex"),
+        ))
+}
+
+/// What the admin layout shows around every page of a logged-in author.
+#[derive(Debug, Clone)]
+pub(crate) struct Chrome {
+    pub display_name: String,
+    pub is_admin: bool,
+    /// The session's CSRF token, for the logout button of the navigation.
+    pub csrf_token: String,
+    /// Which navigation entry is the current page (`aria-current`).
+    pub current: &'static str,
+}
+
+impl Chrome {
+    pub(crate) fn new(session: &AdminSession, current: &'static str) -> Chrome {
+        Chrome {
+            display_name: session.author.display_name.clone(),
+            is_admin: session.author.is_admin,
+            csrf_token: session.csrf_token.clone(),
+            current,
+        }
+    }
+}
+
+/// Renders an admin page with `status`.
+pub(crate) fn render(template: &impl Template, status: StatusCode) -> Result<Response, AppError> {
+    let body = template.render()?;
+    Ok((status, Html(body)).into_response())
+}
+
+/// Formats a date the same way on every admin page.
+pub(crate) fn format_date(date: chrono::DateTime<chrono::Utc>) -> String {
+    date.format("%Y-%m-%d %H:%M UTC").to_string()
+}

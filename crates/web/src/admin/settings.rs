@@ -1,0 +1,232 @@
+//! Blog settings: title, description, avatar and default author. Admins only.
+
+use crate::admin::session::{AdminForm, AdminSession};
+use crate::admin::{Chrome, render};
+use crate::error::AppError;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use gloss_storage::{Author, AuthorId, BlogSettings};
+use serde::Deserialize;
+
+/// Longest blog title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest blog description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+/// Longest avatar URL, in bytes.
+const MAX_URL_LEN: usize = 2000;
+
+/// The settings form, exactly as typed.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct SettingsForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    avatar_url: String,
+    /// An author id, or empty for none.
+    #[serde(default)]
+    default_author: String,
+}
+
+impl SettingsForm {
+    fn from_settings(settings: &BlogSettings) -> SettingsForm {
+        SettingsForm {
+            title: settings.title.clone(),
+            description: settings.description.clone(),
+            avatar_url: settings.avatar_url.clone().unwrap_or_default(),
+            default_author: settings
+                .default_author_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// One entry of the default-author menu.
+struct AuthorOption {
+    id: i64,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsPage {
+    chrome: Option<Chrome>,
+    form: SettingsForm,
+    authors: Vec<AuthorOption>,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+fn require_admin(session: &AdminSession) -> Result<(), AppError> {
+    if session.author.is_admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "Only an admin may change the blog settings.".to_owned(),
+        ))
+    }
+}
+
+fn author_options(authors: &[Author], selected: &str) -> Vec<AuthorOption> {
+    authors
+        .iter()
+        .map(|author| AuthorOption {
+            id: author.id.0,
+            label: format!("{} (@{})", author.display_name, author.username),
+            selected: author.id.to_string() == selected,
+        })
+        .collect()
+}
+
+/// Checks the form against the rules and the list of authors.
+fn validate(form: &SettingsForm, authors: &[Author]) -> Result<BlogSettings, String> {
+    let title = form.title.trim();
+    if title.is_empty() {
+        return Err("The blog needs a title.".to_owned());
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(format!(
+            "The title must be at most {MAX_TITLE_CHARS} characters long."
+        ));
+    }
+    let description = form.description.trim();
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(format!(
+            "The description must be at most {MAX_DESCRIPTION_CHARS} characters long."
+        ));
+    }
+    let avatar_url = match form.avatar_url.trim() {
+        "" => None,
+        text => Some(check_avatar_url(text)?),
+    };
+    let default_author_id = match form.default_author.trim() {
+        "" => None,
+        text => {
+            let id = text
+                .parse::<i64>()
+                .ok()
+                .filter(|id| authors.iter().any(|author| author.id.0 == *id))
+                .ok_or_else(|| "Choose the default author from the list.".to_owned())?;
+            Some(AuthorId(id))
+        }
+    };
+    Ok(BlogSettings {
+        title: title.to_owned(),
+        description: description.to_owned(),
+        avatar_url,
+        default_author_id,
+    })
+}
+
+/// An avatar must be an absolute http(s) URL: it ends up in `<img src>` on every
+/// page and in the feeds, where `javascript:` or relative URLs have no place.
+fn check_avatar_url(text: &str) -> Result<String, String> {
+    let refused =
+        || "The avatar must be a full web address starting with https:// or http://.".to_owned();
+    if text.len() > MAX_URL_LEN {
+        return Err(format!(
+            "The avatar address must be at most {MAX_URL_LEN} characters long."
+        ));
+    }
+    let url = url::Url::parse(text).map_err(|_| refused())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(refused());
+    }
+    Ok(url.to_string())
+}
+
+/// `GET /admin/settings`.
+pub(crate) async fn settings_page(
+    State(state): State<AppState>,
+    session: AdminSession,
+    Query(query): Query<SavedQuery>,
+) -> Result<Response, AppError> {
+    require_admin(&session)?;
+    let settings = state.store.blog_settings().await?;
+    let authors = state.store.list_authors().await?;
+    let form = SettingsForm::from_settings(&settings);
+    let page = SettingsPage {
+        chrome: Some(Chrome::new(&session, "settings")),
+        authors: author_options(&authors, &form.default_author),
+        form,
+        error: None,
+        notice: (query.saved == "1").then_some("Saved."),
+    };
+    render(&page, StatusCode::OK)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SavedQuery {
+    #[serde(default)]
+    saved: String,
+}
+
+/// `POST /admin/settings`.
+pub(crate) async fn save(
+    State(state): State<AppState>,
+    AdminForm { session, form }: AdminForm<SettingsForm>,
+) -> Result<Response, AppError> {
+    require_admin(&session)?;
+    let authors = state.store.list_authors().await?;
+    match validate(&form, &authors) {
+        Ok(settings) => {
+            state.store.update_blog_settings(&settings).await?;
+            Ok(Redirect::to("/admin/settings?saved=1").into_response())
+        }
+        Err(message) => {
+            let page = SettingsPage {
+                chrome: Some(Chrome::new(&session, "settings")),
+                authors: author_options(&authors, &form.default_author),
+                form,
+                error: Some(message),
+                notice: None,
+            };
+            render(&page, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn avatar_urls_must_be_absolute_http() {
+        assert_eq!(
+            check_avatar_url("https://img.example/a.png"),
+            Ok("https://img.example/a.png".to_owned())
+        );
+        assert!(check_avatar_url("http://img.example/a.png").is_ok());
+        assert!(check_avatar_url("javascript:alert(1)").is_err());
+        assert!(check_avatar_url("/static/a.png").is_err());
+        assert!(check_avatar_url("ftp://img.example/a.png").is_err());
+        assert!(check_avatar_url("not a url").is_err());
+    }
+
+    #[test]
+    fn the_title_is_required_and_bounded() {
+        let form = |title: &str| SettingsForm {
+            title: title.to_owned(),
+            ..SettingsForm::default()
+        };
+        assert!(validate(&form("  "), &[]).is_err());
+        assert!(validate(&form(&"x".repeat(201)), &[]).is_err());
+        assert!(validate(&form(&"x".repeat(200)), &[]).is_ok());
+    }
+
+    #[test]
+    fn the_default_author_must_exist() {
+        let form = SettingsForm {
+            title: "Blog".into(),
+            default_author: "7".into(),
+            ..SettingsForm::default()
+        };
+        assert!(validate(&form, &[]).is_err());
+    }
+}

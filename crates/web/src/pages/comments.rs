@@ -1,0 +1,364 @@
+//! The comment thread of a post page: a flat, thread-ordered list of comments turned
+//! into a tree, then rendered as nested lists marked up with microformats2.
+//!
+//! # Why the replies live inside their parent's `h-cite`
+//!
+//! In mf2 parsing, an element with `p-comment h-cite` becomes a `comment` property of
+//! the nearest ancestor microformat root. So each reply's `<ul class="comment-list">`
+//! is placed inside the parent's `<article class="p-comment h-cite">` (after its
+//! `e-content`), and a reader sees `h-entry → comment → comment …`.
+//!
+//! # Deleted comments
+//!
+//! A deleted comment is shown only when something visible hangs below it, as a plain
+//! "This comment was deleted." placeholder *without* any microformat class. Its
+//! replies still nest under the placeholder on screen; for mf2 parsers they become
+//! comments of the nearest visible ancestor (or of the post), which is the truth as
+//! far as anyone can still see.
+
+use super::{DateView, safe_url};
+use askama::Template;
+use gloss_storage::{Comment, CommentId};
+use std::collections::HashMap;
+
+/// Deepest nesting rendered. Deeper replies are shown at this level under their
+/// deepest rendered ancestor: a fediverse thread can be arbitrarily deep, and
+/// neither the page nor the renderer's stack should follow it all the way down.
+pub(crate) const MAX_NESTING: usize = 24;
+
+/// A comment with the replies shown below it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CommentNode {
+    pub comment: Comment,
+    pub replies: Vec<CommentNode>,
+}
+
+/// Builds the tree of what a reader sees from comments in thread order (as
+/// `Store::comments_for_post` returns them).
+///
+/// - Comments that are not approved are dropped (with everything below them, since
+///   their replies cannot be placed), so a caller may pass an unfiltered list.
+/// - A comment whose parent is missing (or comes later, which thread order
+///   forbids) is treated as top-level; this also rules out cycles.
+/// - Deleted comments are kept only when a visible comment hangs below them.
+pub(crate) fn build_comment_tree(comments: Vec<Comment>) -> Vec<CommentNode> {
+    let count = comments.len();
+    let mut index_of: HashMap<CommentId, usize> = HashMap::with_capacity(count);
+    // `attach[i]`: the index of the node that holds comment i, `None` for the root.
+    let mut attach: Vec<Option<usize>> = Vec::with_capacity(count);
+    let mut level: Vec<usize> = Vec::with_capacity(count);
+    let mut approved: Vec<bool> = Vec::with_capacity(count);
+    for (i, comment) in comments.iter().enumerate() {
+        let parent = comment
+            .parent_id
+            .and_then(|id| index_of.get(&id).copied())
+            .filter(|&p| p < i);
+        let is_approved = comment.moderation == gloss_storage::Moderation::Approved;
+        // A reply to a dropped comment is dropped too; orphans of missing rows stay.
+        let parent_dropped = parent.is_some_and(|p| !approved[p]);
+        approved.push(is_approved && !parent_dropped);
+        let (holder, depth) = match parent {
+            None => (None, 0),
+            Some(p) if level[p] + 1 < MAX_NESTING => (Some(p), level[p] + 1),
+            Some(p) => (attach[p], level[p]),
+        };
+        attach.push(holder);
+        level.push(depth);
+        index_of.insert(comment.id, i);
+    }
+
+    // Children come after their holder, so one backward pass decides which nodes
+    // have something visible in their subtree.
+    let mut keep: Vec<bool> = comments
+        .iter()
+        .zip(&approved)
+        .map(|(c, &ok)| ok && c.deleted_at.is_none())
+        .collect();
+    for i in (0..count).rev() {
+        if keep[i]
+            && let Some(holder) = attach[i]
+        {
+            keep[holder] = true;
+        }
+    }
+    for (i, ok) in approved.iter().enumerate() {
+        if !ok {
+            keep[i] = false;
+        }
+    }
+
+    // Assemble backwards: every node is complete before its holder takes it.
+    let mut slots: Vec<Option<CommentNode>> = comments
+        .into_iter()
+        .map(|comment| {
+            Some(CommentNode {
+                comment,
+                replies: Vec::new(),
+            })
+        })
+        .collect();
+    let mut roots = Vec::new();
+    for i in (0..count).rev() {
+        if !keep[i] {
+            continue;
+        }
+        let Some(mut node) = slots[i].take() else {
+            continue;
+        };
+        node.replies.reverse();
+        match attach[i] {
+            Some(holder) => {
+                if let Some(Some(parent)) = slots.get_mut(holder) {
+                    parent.replies.push(node);
+                }
+            }
+            None => roots.push(node),
+        }
+    }
+    roots.reverse();
+    roots
+}
+
+/// One comment as rendered by `templates/comment.html`, with its replies.
+///
+/// It implements [`askama::filters::HtmlSafe`] so that a parent can write its replies
+/// with `{{ reply }}`: the value is itself an auto-escaping template, so its output
+/// is already HTML and must not be escaped a second time.
+#[derive(Debug, Clone, Template)]
+#[template(path = "comment.html")]
+pub(crate) struct CommentView {
+    pub id: i64,
+    /// `false` for the "This comment was deleted." placeholder.
+    pub visible: bool,
+    pub author_name: String,
+    /// The commenter's http(s) page, if any.
+    pub author_url: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Sanitized by `gloss_federation::content` before it was stored.
+    pub content_html: String,
+    pub published: DateView,
+    /// Absolute: `{post permalink}#comment-{id}`.
+    pub permalink: String,
+    pub replies: Vec<CommentView>,
+}
+
+impl askama::filters::HtmlSafe for CommentView {}
+
+impl CommentView {
+    /// The views of a tree under the post whose absolute permalink is `post_url`.
+    pub fn from_nodes(nodes: Vec<CommentNode>, post_url: &str) -> Vec<CommentView> {
+        nodes
+            .into_iter()
+            .map(|node| CommentView::from_node(node, post_url))
+            .collect()
+    }
+
+    // Recursion is bounded by MAX_NESTING, which `build_comment_tree` enforces.
+    fn from_node(node: CommentNode, post_url: &str) -> CommentView {
+        let comment = node.comment;
+        CommentView {
+            id: comment.id.0,
+            visible: comment.is_public(),
+            author_url: comment
+                .author_url
+                .as_deref()
+                .and_then(|u| safe_url(u, None)),
+            avatar_url: comment
+                .author_avatar_url
+                .as_deref()
+                .and_then(|u| safe_url(u, None)),
+            author_name: display_name(&comment.author_name),
+            content_html: comment.content_html,
+            published: DateView::new(comment.published_at),
+            permalink: format!("{post_url}#comment-{}", comment.id),
+            replies: CommentView::from_nodes(node.replies, post_url),
+        }
+    }
+}
+
+/// A commenter's name as shown: trimmed, and never empty (an empty link is
+/// invisible and unreadable to a screen reader).
+fn display_name(name: &str) -> String {
+    let name = name.trim();
+    if name.is_empty() {
+        "Anonymous".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use gloss_storage::{CommentOrigin, Moderation, PostId};
+
+    fn comment(id: i64, parent: Option<i64>) -> Comment {
+        Comment {
+            id: CommentId(id),
+            post_id: PostId(1),
+            parent_id: parent.map(CommentId),
+            depth: 0,
+            author_name: format!("Reader {id}"),
+            author_url: None,
+            author_avatar_url: None,
+            content_html: format!("<p>Comment {id}</p>"),
+            origin: CommentOrigin::Local,
+            moderation: Moderation::Approved,
+            ap_id: None,
+            published_at: Utc
+                .with_ymd_and_hms(2024, 3, 5, 10, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            updated_at: None,
+            deleted_at: None,
+        }
+    }
+
+    fn deleted(id: i64, parent: Option<i64>) -> Comment {
+        Comment {
+            deleted_at: Some(Utc::now()),
+            content_html: String::new(),
+            ..comment(id, parent)
+        }
+    }
+
+    /// The tree as `id(children…)` for readable assertions.
+    fn shape(nodes: &[CommentNode]) -> String {
+        nodes
+            .iter()
+            .map(|n| {
+                if n.replies.is_empty() {
+                    n.comment.id.to_string()
+                } else {
+                    format!("{}({})", n.comment.id, shape(&n.replies))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn thread_order_becomes_a_tree() {
+        let flat = vec![
+            comment(1, None),
+            comment(2, Some(1)),
+            comment(4, Some(2)),
+            comment(3, Some(1)),
+            comment(5, None),
+        ];
+        assert_eq!(shape(&build_comment_tree(flat)), "1(2(4) 3) 5");
+    }
+
+    #[test]
+    fn deleted_comments_stay_only_above_visible_replies() {
+        let flat = vec![
+            deleted(1, None),
+            comment(2, Some(1)),
+            deleted(3, None),
+            deleted(4, Some(3)),
+            comment(5, None),
+            deleted(6, Some(5)),
+        ];
+        assert_eq!(shape(&build_comment_tree(flat)), "1(2) 5");
+    }
+
+    #[test]
+    fn comments_that_are_not_approved_take_their_replies_with_them() {
+        let mut pending = comment(2, Some(1));
+        pending.moderation = Moderation::Pending;
+        let flat = vec![
+            comment(1, None),
+            pending,
+            comment(3, Some(2)),
+            comment(4, Some(1)),
+        ];
+        assert_eq!(shape(&build_comment_tree(flat)), "1(4)");
+    }
+
+    #[test]
+    fn orphans_and_forward_parents_become_top_level() {
+        let flat = vec![comment(1, Some(99)), comment(2, Some(3)), comment(3, None)];
+        assert_eq!(shape(&build_comment_tree(flat)), "1 2 3");
+    }
+
+    #[test]
+    fn very_deep_threads_are_flattened_at_the_nesting_limit() {
+        let flat: Vec<Comment> = (1..=200)
+            .map(|id| comment(id, (id > 1).then(|| id - 1)))
+            .collect();
+        let tree = build_comment_tree(flat);
+        let mut depth = 0;
+        let mut level = &tree;
+        while let Some(first) = level.first() {
+            depth += 1;
+            level = &first.replies;
+        }
+        assert_eq!(depth, MAX_NESTING);
+        let views = CommentView::from_nodes(tree, "https://blog.example/posts/x");
+        let html = views
+            .iter()
+            .map(|v| v.render().unwrap_or_default())
+            .collect::<String>();
+        assert!(html.contains("id=\"comment-200\""));
+    }
+
+    #[test]
+    fn replies_render_inside_their_parents_h_cite() {
+        let tree = build_comment_tree(vec![comment(1, None), comment(2, Some(1))]);
+        let views = CommentView::from_nodes(tree, "https://blog.example/posts/x");
+        let html = views
+            .first()
+            .map(|v| v.render().unwrap_or_default())
+            .unwrap_or_default();
+        let parent = html.find("id=\"comment-1\"").unwrap_or(usize::MAX);
+        let reply = html.find("id=\"comment-2\"").unwrap_or(0);
+        let parent_end = html.rfind("</article>").unwrap_or(0);
+        assert!(parent < reply && reply < parent_end, "{html}");
+        assert!(
+            html.contains("<ul class=\"comment-list\">"),
+            "not escaped twice: {html}"
+        );
+        assert!(html.contains("href=\"https://blog.example/posts/x#comment-2\""));
+    }
+
+    #[test]
+    fn deleted_placeholders_carry_no_microformat() {
+        let tree = build_comment_tree(vec![deleted(1, None), comment(2, Some(1))]);
+        let views = CommentView::from_nodes(tree, "https://blog.example/posts/x");
+        let html = views
+            .first()
+            .map(|v| v.render().unwrap_or_default())
+            .unwrap_or_default();
+        assert!(html.contains("This comment was deleted."));
+        assert_eq!(html.matches("h-cite").count(), 1, "{html}");
+        assert!(html.contains("id=\"comment-2\""));
+    }
+
+    #[test]
+    fn hostile_names_and_urls_are_escaped() {
+        let mut hostile = comment(1, None);
+        hostile.author_name = "<script>alert(1)</script>\"onmouseover=\"x".to_owned();
+        hostile.author_url = Some("https://evil.example/\"onmouseover=\"alert(1)".to_owned());
+        hostile.author_avatar_url = Some("javascript:alert(1)".to_owned());
+        let mut sneaky = comment(2, None);
+        sneaky.author_url = Some("javascript:alert(1)".to_owned());
+        let views = CommentView::from_nodes(
+            build_comment_tree(vec![hostile, sneaky]),
+            "https://blog.example/posts/x",
+        );
+        let html: String = views
+            .iter()
+            .map(|v| v.render().unwrap_or_default())
+            .collect();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;") || html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("\"onmouseover="), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains("<bdi>"));
+        assert!(html.contains("rel=\"nofollow ugc noopener\""));
+    }
+}

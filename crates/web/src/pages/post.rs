@@ -1,0 +1,89 @@
+//! `GET /posts/{slug}`: a post's permalink page with its comment thread.
+
+use super::comments::{CommentView, build_comment_tree};
+use super::{DateView, LinkView, Meta, comments_label, path_param, post_path};
+use crate::error::AppError;
+use crate::layout::Site;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::response::Html;
+use chrono::SecondsFormat;
+use gloss_storage::{CommentFilter, Post, PostStatus};
+
+#[derive(Template)]
+#[template(path = "post.html")]
+struct PostPage {
+    site: Site,
+    meta: Meta,
+    title: String,
+    /// Absolute permalink (`u-url`).
+    url: String,
+    /// Sanitized when the post was saved.
+    content_html: String,
+    published: DateView,
+    updated: Option<DateView>,
+    author: LinkView,
+    tags: Vec<LinkView>,
+    comments_label: String,
+    comments: Vec<CommentView>,
+    /// Absolute URL of the post's comments feed.
+    comments_feed_url: String,
+}
+
+/// Finds a published post by slug: drafts and unknown slugs are 404, deleted posts
+/// 410 (their slug stays reserved). Shared with the comments feed.
+pub(crate) async fn published_post(state: &AppState, slug: &str) -> Result<Post, AppError> {
+    match state.store.post_by_slug(slug).await? {
+        Some(post) if post.status == PostStatus::Published => Ok(post),
+        Some(post) if post.status == PostStatus::Deleted => Err(AppError::Gone),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// The post page.
+pub(super) async fn post_page(
+    State(state): State<AppState>,
+    slug: Result<Path<String>, PathRejection>,
+) -> Result<Html<String>, AppError> {
+    let slug = path_param(slug)?;
+    let post = published_post(&state, &slug).await?;
+    let author = state.store.author_by_id(post.author_id).await?;
+    let comments = state
+        .store
+        .comments_for_post(post.id, CommentFilter::Public)
+        .await?;
+    let count = state.store.count_public_comments(post.id).await?;
+    let site = Site::load(&state).await?;
+
+    let path = post_path(&post.slug);
+    let url = state.config.absolute(&path);
+    let description = post
+        .summary
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| site.description.clone());
+    let mut meta = Meta::website(&state, &site, &path, post.title.clone(), description);
+    meta.og_type = "article";
+    meta.published_time = Some(post.published_at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    meta.modified_time = post
+        .updated_at
+        .map(|date| date.to_rfc3339_opts(SecondsFormat::Secs, true));
+
+    let page = PostPage {
+        comments: CommentView::from_nodes(build_comment_tree(comments), &url),
+        comments_feed_url: state.config.absolute(&format!("{path}/comments.atom")),
+        meta,
+        title: post.title,
+        url,
+        content_html: post.content_html,
+        published: DateView::new(post.published_at),
+        updated: post.updated_at.map(DateView::new),
+        author: LinkView::author(author.as_ref(), &state.config),
+        tags: post.tags.iter().map(LinkView::tag).collect(),
+        comments_label: comments_label(count),
+        site,
+    };
+    Ok(Html(page.render()?))
+}
