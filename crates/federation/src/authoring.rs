@@ -1,12 +1,17 @@
 //! Writing posts: the use cases shared by the admin UI and `gloss post publish`.
 //!
 //! Both paths go through these functions so that a post is rendered, validated and
-//! stored the same way whichever way it was written. (Issue 3 adds here the outgoing
-//! activities, written in the same transaction as the post.)
+//! stored the same way whichever way it was written. Each change records its outgoing
+//! activities (Create + Announce, Update, Delete: see `crate::outbox`) in the same
+//! transaction as the post, so a crash can lose neither the post nor its delivery.
 
 use crate::content::{is_valid_slug, plain_text_excerpt, render_markdown, slugify};
+use crate::outbox::{self, PostChange};
+use crate::urls::Urls;
 use chrono::{DateTime, Utc};
-use gloss_storage::{AuthorId, Post, PostDraft, PostId, PostOrigin, PostStatus, Store, Tag};
+use gloss_storage::{
+    AuthorId, OutgoingActivity, Post, PostDraft, PostId, PostOrigin, PostStatus, Store, Tag,
+};
 
 /// Longest title accepted, in characters.
 pub const MAX_TITLE_CHARS: usize = 300;
@@ -40,6 +45,9 @@ pub enum AuthoringError {
     SlugTaken(String),
     #[error("no post with id {0}")]
     NotFound(PostId),
+    /// The post's activities could not be built (a broken public URL setting).
+    #[error(transparent)]
+    Outbox(#[from] outbox::OutboxError),
     #[error(transparent)]
     Storage(#[from] gloss_storage::Error),
 }
@@ -152,20 +160,105 @@ fn map_conflict(err: gloss_storage::Error, slug: &str) -> AuthoringError {
     }
 }
 
-/// Creates a post (admin UI "New post").
-pub async fn create_post(store: &dyn Store, input: PostInput) -> Result<Post, AuthoringError> {
-    let published_at = input.published_at.unwrap_or_else(Utc::now);
+/// The post as the store will hold it after writing `draft` over `before` (or as a
+/// new post): what its Note is built from. It mirrors the store's rules for
+/// `published_at` and `updated_at` (see `Store::update_post`).
+fn post_after(draft: &PostDraft, before: Option<&Post>, now: DateTime<Utc>) -> Post {
+    let was_published = before.is_some_and(|post| post.status == PostStatus::Published);
+    let published_at = match before {
+        Some(post) if post.status != PostStatus::Draft => post.published_at,
+        _ => draft.published_at,
+    };
+    let updated_at = match before {
+        Some(_) if was_published && draft.status == PostStatus::Published => Some(now),
+        // A draft being published starts without an edit date.
+        Some(_) if draft.status == PostStatus::Published => None,
+        Some(post) => post.updated_at,
+        None => None,
+    };
+    Post {
+        // A new post has no id yet: the store sets the activities' `post_id` itself.
+        id: before.map_or(PostId(0), |post| post.id),
+        author_id: draft.author_id,
+        title: draft.title.clone(),
+        slug: draft.slug.clone(),
+        source: draft.source.clone(),
+        content_html: draft.content_html.clone(),
+        summary: draft.summary.clone(),
+        tags: draft.tags.clone(),
+        status: draft.status,
+        origin: draft.origin,
+        comments_open: before.is_none_or(|post| post.comments_open),
+        published_at,
+        updated_at,
+        created_at: before.map_or(now, |post| post.created_at),
+    }
+}
+
+/// The activities a change sends; reads the author and the blog settings only when
+/// something is sent.
+async fn activities_for(
+    store: &dyn Store,
+    urls: &Urls,
+    author_id: AuthorId,
+    change: PostChange<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutgoingActivity>, AuthoringError> {
+    let post = match change {
+        PostChange::Saved { after, .. } => after,
+        PostChange::Deleted(post) => post,
+    };
+    if post.origin == PostOrigin::Imported || post.status != PostStatus::Published {
+        return Ok(Vec::new());
+    }
+    let author = store
+        .author_by_id(author_id)
+        .await?
+        .ok_or_else(|| AuthoringError::Invalid(format!("the author {author_id} does not exist")))?;
+    let settings = store.blog_settings().await?;
+    Ok(outbox::post_activities(
+        urls,
+        &author,
+        change,
+        |post| outbox::note_of(urls, &author, &settings, post),
+        now,
+    )?)
+}
+
+/// Creates a post (admin UI "New post"); a published one is sent to followers.
+pub async fn create_post(
+    store: &dyn Store,
+    urls: &Urls,
+    input: PostInput,
+) -> Result<Post, AuthoringError> {
+    let now = Utc::now();
+    let published_at = input.published_at.unwrap_or(now);
     let draft = draft_from_input(input, published_at)?;
     let slug = draft.slug.clone();
+    let after = post_after(&draft, None, now);
+    let outbox = activities_for(
+        store,
+        urls,
+        draft.author_id,
+        PostChange::Saved {
+            before: None,
+            after: &after,
+        },
+        now,
+    )
+    .await?;
     store
-        .create_post(draft)
+        .create_post(draft, outbox)
         .await
         .map_err(|err| map_conflict(err, &slug))
 }
 
-/// Replaces an existing post's content (admin UI "Edit").
+/// Replaces an existing post's content (admin UI "Edit"). Publishing a draft sends it
+/// to followers; editing a published post sends an Update. A published post keeps its
+/// slug: the permalink is its fediverse id.
 pub async fn update_post(
     store: &dyn Store,
+    urls: &Urls,
     id: PostId,
     input: PostInput,
 ) -> Result<Post, AuthoringError> {
@@ -174,15 +267,45 @@ pub async fn update_post(
         .await?
         .filter(|post| post.status != PostStatus::Deleted)
         .ok_or(AuthoringError::NotFound(id))?;
+    let now = Utc::now();
     let published_at = match (input.published_at, existing.status) {
         (Some(date), _) => date,
-        (None, PostStatus::Draft) => Utc::now(),
+        (None, PostStatus::Draft) => now,
         (None, _) => existing.published_at,
     };
-    let draft = draft_from_input(input, published_at)?;
+    let was_published = existing.status == PostStatus::Published;
+    let input = match input.slug.as_deref().map(str::trim) {
+        // Without a slug a published post keeps its own, whatever its new title.
+        None | Some("") if was_published => PostInput {
+            slug: Some(existing.slug.clone()),
+            ..input
+        },
+        _ => input,
+    };
+    let mut draft = draft_from_input(input, published_at)?;
+    if was_published && draft.slug != existing.slug {
+        return Err(AuthoringError::Invalid(
+            "the slug of a published post cannot change: it is its fediverse id".to_owned(),
+        ));
+    }
+    // An imported post stays imported when edited: it was never pushed, so its edits
+    // are not pushed either.
+    draft.origin = existing.origin;
     let slug = draft.slug.clone();
+    let after = post_after(&draft, Some(&existing), now);
+    let outbox = activities_for(
+        store,
+        urls,
+        draft.author_id,
+        PostChange::Saved {
+            before: Some(&existing),
+            after: &after,
+        },
+        now,
+    )
+    .await?;
     store
-        .update_post(id, draft)
+        .update_post(id, draft, outbox)
         .await
         .map_err(|err| map_conflict(err, &slug))
 }
@@ -190,6 +313,7 @@ pub async fn update_post(
 /// `gloss post publish`: creates the post, or updates the post that has its slug.
 pub async fn publish_by_slug(
     store: &dyn Store,
+    urls: &Urls,
     input: PostInput,
 ) -> Result<Published, AuthoringError> {
     let slug = match input.slug.as_deref().map(str::trim) {
@@ -205,16 +329,27 @@ pub async fn publish_by_slug(
             format!("the post {slug:?} was deleted; its slug stays reserved (it answers 410 Gone)"),
         )),
         Some(existing) => Ok(Published::Updated(
-            update_post(store, existing.id, input).await?,
+            update_post(store, urls, existing.id, input).await?,
         )),
-        None => Ok(Published::Created(create_post(store, input).await?)),
+        None => Ok(Published::Created(create_post(store, urls, input).await?)),
     }
 }
 
-/// Deletes a post; its permalink answers 410 from then on.
-pub async fn delete_post(store: &dyn Store, id: PostId) -> Result<(), AuthoringError> {
+/// Deletes a post; its permalink answers 410 from then on, and followers who received
+/// it get a Delete.
+pub async fn delete_post(store: &dyn Store, urls: &Urls, id: PostId) -> Result<(), AuthoringError> {
     match store.post_by_id(id).await? {
-        Some(post) if post.status != PostStatus::Deleted => Ok(store.delete_post(id).await?),
+        Some(post) if post.status != PostStatus::Deleted => {
+            let outbox = activities_for(
+                store,
+                urls,
+                post.author_id,
+                PostChange::Deleted(&post),
+                Utc::now(),
+            )
+            .await?;
+            Ok(store.delete_post(id, outbox).await?)
+        }
         _ => Err(AuthoringError::NotFound(id)),
     }
 }

@@ -4,6 +4,19 @@
 //!
 //! Depends on `gloss-storage` only; it must never depend on `gloss-web` or the binary.
 
+pub mod actors;
 pub mod authoring;
 pub mod content;
+pub mod context;
+pub mod delivery;
+pub mod discovery;
+pub mod http_client;
+pub mod inbox;
+pub mod notes;
+pub mod outbox;
+pub mod protocol;
+pub mod remote_actors;
+pub mod routes;
+pub mod signatures;
+pub mod urls;
 pub mod wxr;

@@ -107,6 +107,7 @@ pub async fn publish(settings: &Settings, path: &Path) -> Result<(), Failure> {
     check_post_file(path, &post)?;
 
     let store = open_store(settings).await?;
+    let urls = gloss_federation::urls::Urls::new(&settings.public_url);
     let author = match &post.author {
         Some(username) => store.author_by_username(username).await?.ok_or_else(|| {
             Failure::runtime(format!(
@@ -136,7 +137,7 @@ pub async fn publish(settings: &Settings, path: &Path) -> Result<(), Failure> {
             PostStatus::Published
         },
     };
-    let published = authoring::publish_by_slug(store.as_ref(), input)
+    let published = authoring::publish_by_slug(store.as_ref(), &urls, input)
         .await
         .map_err(|err| describe(path, err))?;
     let (verb, post) = match &published {
@@ -164,12 +165,13 @@ fn describe(path: &Path, err: AuthoringError) -> Failure {
 /// Deletes the post with `slug`.
 pub async fn delete(settings: &Settings, slug: &str) -> Result<(), Failure> {
     let store = open_store(settings).await?;
+    let urls = gloss_federation::urls::Urls::new(&settings.public_url);
     let post = store
         .post_by_slug(slug)
         .await?
         .filter(|post| post.status != PostStatus::Deleted)
         .ok_or_else(|| Failure::runtime(format!("no post with slug {slug:?}")))?;
-    authoring::delete_post(store.as_ref(), post.id)
+    authoring::delete_post(store.as_ref(), &urls, post.id)
         .await
         .map_err(|err| Failure::runtime(format!("cannot delete {slug:?}: {err}")))?;
     println!("Deleted {}", settings.post_url(&post.slug));

@@ -12,6 +12,8 @@
 use crate::Failure;
 use crate::settings::Settings;
 use anyhow::Context;
+use gloss_federation::context::{Federation, FederationSettings};
+use gloss_federation::http_client::{HttpClientSettings, build_client};
 use gloss_storage::Store;
 use gloss_web::{AppState, WebConfig};
 use rand::distr::{Alphanumeric, SampleString};
@@ -45,12 +47,49 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
                 settings.database_url.redacted()
             )
         })?;
+    let federation_settings = FederationSettings {
+        public_url: settings.public_url.clone(),
+        blog_handle: settings.blog_handle.clone(),
+        allow_private_addresses: settings.federation_allow_private_addresses,
+        extra_ca_pem: settings
+            .federation_extra_ca
+            .as_ref()
+            .map(|(_, pem)| pem.clone()),
+    };
+    if settings.federation_allow_private_addresses {
+        tracing::warn!(
+            "GLOSS_FEDERATION_ALLOW_PRIVATE_ADDRESSES is on: fetches and deliveries may reach \
+             loopback and private addresses. Use this on test networks only."
+        );
+    }
+    if let Some((path, _)) = &settings.federation_extra_ca {
+        tracing::warn!(
+            "GLOSS_FEDERATION_EXTRA_CA is set: {} is trusted as a certificate authority. \
+             Use this on test networks only.",
+            path.display()
+        );
+    }
+    let http = build_client(&HttpClientSettings {
+        allow_private_addresses: federation_settings.allow_private_addresses,
+        extra_ca_pem: federation_settings.extra_ca_pem.clone(),
+        // Servers' operators see who calls them, and where to look.
+        user_agent: format!(
+            "Gloss/{} (+{})",
+            env!("CARGO_PKG_VERSION"),
+            settings.public_base()
+        ),
+        ..HttpClientSettings::default()
+    })
+    .context("cannot set up the federation HTTP client")?;
+    let federation = Federation::new(Arc::clone(&store), federation_settings, http);
+    let delivery_federation = federation.clone();
     let state = AppState::new(
         Arc::clone(&store),
         WebConfig {
             public_url: settings.public_url.clone(),
             posts_per_page: i64::from(settings.posts_per_page),
         },
+        federation,
     );
 
     if gloss_web::admin::setup::setup_needed(store.as_ref()).await? {
@@ -73,6 +112,10 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
         Arc::clone(&store),
         stop.clone(),
     ));
+    // Sends the durable outbox: deliveries recorded by this process, by the CLI and by
+    // other processes on the same database.
+    let delivery =
+        gloss_federation::delivery::DeliveryWorker::spawn(delivery_federation, stop.clone());
 
     tracing::info!(
         "Gloss is listening on http://{address} (public URL {})",
@@ -92,6 +135,9 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
         ),
     }
     housekeeping.abort();
+    if let Err(err) = delivery.await {
+        tracing::warn!("the delivery worker ended abnormally: {err}");
+    }
     tracing::info!("Gloss stopped");
     Ok(())
 }

@@ -41,6 +41,10 @@ struct SettingsFile {
     log: Option<String>,
     /// The blog's own fediverse handle. Default `blog`.
     blog_handle: Option<String>,
+    /// Test networks only: reach peers on loopback and private addresses. Default false.
+    federation_allow_private_addresses: Option<bool>,
+    /// Test networks only: an extra trusted CA certificate (PEM file). Default none.
+    federation_extra_ca: Option<String>,
 }
 
 /// A database URL. Kept apart from plain strings because it may carry a password:
@@ -87,6 +91,12 @@ pub struct Settings {
     /// The blog's own handle on the fediverse (`@blog@host`): `[a-z0-9_]`, 1 to 32
     /// characters.
     pub blog_handle: String,
+    /// Test networks only: lets fetches and deliveries reach loopback and private
+    /// addresses. Off by default; a warning is logged when on.
+    pub federation_allow_private_addresses: bool,
+    /// Test networks only: a CA certificate file (PEM) trusted in addition to the
+    /// system's, with its contents read at start-up. A warning is logged when set.
+    pub federation_extra_ca: Option<(PathBuf, Vec<u8>)>,
 }
 
 impl Default for Settings {
@@ -98,6 +108,8 @@ impl Default for Settings {
             posts_per_page: 10,
             log: "info".to_owned(),
             blog_handle: "blog".to_owned(),
+            federation_allow_private_addresses: false,
+            federation_extra_ca: None,
         }
     }
 }
@@ -165,7 +177,7 @@ struct Field {
     expected: &'static str,
 }
 
-const FIELDS: [Field; 6] = [
+const FIELDS: [Field; 8] = [
     Field {
         key: "public_url",
         env: "GLOSS_PUBLIC_URL",
@@ -202,6 +214,18 @@ const FIELDS: [Field; 6] = [
         help: "The blog's own fediverse handle (@HANDLE@host).",
         expected: "1 to 32 lower-case letters, digits or underscores",
     },
+    Field {
+        key: "federation_allow_private_addresses",
+        env: "GLOSS_FEDERATION_ALLOW_PRIVATE_ADDRESSES",
+        help: "Test networks only: let fetches and deliveries reach loopback and private addresses.",
+        expected: "true or false",
+    },
+    Field {
+        key: "federation_extra_ca",
+        env: "GLOSS_FEDERATION_EXTRA_CA",
+        help: "Test networks only: a CA certificate (PEM file) to trust besides the system's (empty: none).",
+        expected: "the path of a readable PEM file holding a CERTIFICATE block, or an empty value",
+    },
 ];
 
 /// Reads the settings: defaults, then `config` (or `gloss.toml` in the working
@@ -234,6 +258,10 @@ pub fn load(
             contents.posts_per_page.map(|n| n.to_string()),
             contents.log,
             contents.blog_handle,
+            contents
+                .federation_allow_private_addresses
+                .map(|b| b.to_string()),
+            contents.federation_extra_ca,
         ];
         for (slot, value) in raw.iter_mut().zip(values) {
             if let Some(value) = value {
@@ -407,6 +435,27 @@ fn apply(settings: &mut Settings, key: &str, value: &str) -> Result<(), String> 
             }
             settings.blog_handle = value.to_owned();
         }
+        "federation_allow_private_addresses" => {
+            settings.federation_allow_private_addresses = match value.trim() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" | "" => false,
+                other => return Err(format!("{other:?} is not true or false")),
+            };
+        }
+        "federation_extra_ca" => {
+            let value = value.trim();
+            settings.federation_extra_ca = if value.is_empty() {
+                None
+            } else {
+                let path = PathBuf::from(value);
+                let pem = std::fs::read(&path)
+                    .map_err(|err| format!("cannot read {}: {err}", path.display()))?;
+                if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(format!("{} holds no PEM certificate", path.display()));
+                }
+                Some((path, pem))
+            };
+        }
         other => return Err(format!("{other} is not a setting")),
     }
     Ok(())
@@ -488,13 +537,21 @@ impl Loaded {
     /// The settings as TOML, secrets redacted, each with its description and source.
     pub fn to_toml(&self) -> String {
         let settings = &self.settings;
-        let values: [toml::Value; 6] = [
+        let values: [toml::Value; 8] = [
             toml::Value::String(settings.public_base()),
             toml::Value::String(settings.listen.to_string()),
             toml::Value::String(settings.database_url.redacted()),
             toml::Value::Integer(i64::from(settings.posts_per_page)),
             toml::Value::String(settings.log.clone()),
             toml::Value::String(settings.blog_handle.clone()),
+            toml::Value::Boolean(settings.federation_allow_private_addresses),
+            toml::Value::String(
+                settings
+                    .federation_extra_ca
+                    .as_ref()
+                    .map(|(path, _)| path.display().to_string())
+                    .unwrap_or_default(),
+            ),
         ];
         let mut out = String::from(
             "# Gloss settings in effect (secrets redacted).\n\
@@ -591,12 +648,62 @@ mod tests {
             ("GLOSS_POSTS_PER_PAGE", "ten", "1 to 100"),
             ("GLOSS_LOG", "info,[", "tracing filter"),
             ("GLOSS_BLOG_HANDLE", "Blog!", "lower-case"),
+            (
+                "GLOSS_FEDERATION_ALLOW_PRIVATE_ADDRESSES",
+                "maybe",
+                "true or false",
+            ),
+            (
+                "GLOSS_FEDERATION_EXTRA_CA",
+                "/nonexistent/ca.pem",
+                "readable PEM file",
+            ),
         ] {
             let message = load_env(&[(var, value)]).unwrap_err().to_string();
             assert!(message.starts_with(var), "{message}");
             assert!(message.contains("; expected "), "{message}");
             assert!(message.contains(expected), "{message}");
         }
+    }
+
+    #[test]
+    fn the_test_network_settings_are_off_by_default_and_read_when_given() {
+        let defaults = load_env(&[]).unwrap().settings;
+        assert!(!defaults.federation_allow_private_addresses);
+        assert!(defaults.federation_extra_ca.is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.crt");
+        std::fs::write(
+            &ca,
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let not_a_cert = dir.path().join("notes.txt");
+        std::fs::write(&not_a_cert, "hello").unwrap();
+        let ca_path = ca.display().to_string();
+        let loaded = load_env(&[
+            ("GLOSS_FEDERATION_ALLOW_PRIVATE_ADDRESSES", "true"),
+            ("GLOSS_FEDERATION_EXTRA_CA", &ca_path),
+        ])
+        .unwrap();
+        assert!(loaded.settings.federation_allow_private_addresses);
+        let (path, pem) = loaded.settings.federation_extra_ca.clone().unwrap();
+        assert_eq!(path, ca);
+        assert!(pem.starts_with(b"-----BEGIN CERTIFICATE-----"));
+        assert!(
+            loaded
+                .to_toml()
+                .contains("federation_allow_private_addresses = true")
+        );
+
+        let message = load_env(&[(
+            "GLOSS_FEDERATION_EXTRA_CA",
+            &not_a_cert.display().to_string(),
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(message.contains("no PEM certificate"), "{message}");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! URL by [`connect`]; only the binary and tests call it.
 
 pub mod error;
+pub mod federation_model;
+mod federation_util;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -13,6 +15,7 @@ pub mod store;
 mod util;
 
 pub use error::Error;
+pub use federation_model::*;
 pub use model::*;
 pub use store::{CommentFilter, Result, Store};
 

@@ -18,6 +18,7 @@ macro_rules! id_newtype {
         }
     };
 }
+pub(crate) use id_newtype;
 
 id_newtype!(
     /// A local author (a person who writes posts; later also a local ActivityPub actor).
@@ -284,6 +285,35 @@ pub struct NewComment {
     pub import_key: Option<String>,
 }
 
+/// How much of a post its fediverse Note carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteContent {
+    /// The whole article (the default).
+    Full,
+    /// The summary and a link to the page.
+    Excerpt,
+}
+
+impl NoteContent {
+    /// The text stored in `blog_settings.note_content`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteContent::Full => "full",
+            NoteContent::Excerpt => "excerpt",
+        }
+    }
+
+    /// Parses [`NoteContent::as_str`]'s output.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "full" => Some(NoteContent::Full),
+            "excerpt" => Some(NoteContent::Excerpt),
+            _ => None,
+        }
+    }
+}
+
 /// Blog-wide settings edited in the admin UI.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlogSettings {
@@ -291,6 +321,10 @@ pub struct BlogSettings {
     pub description: String,
     pub avatar_url: Option<String>,
     pub default_author_id: Option<AuthorId>,
+    /// Follows wait for the author's approval instead of being accepted at once.
+    pub manually_approves_followers: bool,
+    /// Whether Notes carry the full text or an excerpt with a link.
+    pub note_content: NoteContent,
 }
 
 impl Default for BlogSettings {
@@ -300,6 +334,8 @@ impl Default for BlogSettings {
             description: "A blog whose comments come from the fediverse.".to_owned(),
             avatar_url: None,
             default_author_id: None,
+            manually_approves_followers: false,
+            note_content: NoteContent::Full,
         }
     }
 }
@@ -396,4 +432,8 @@ pub struct SiteCounts {
     pub authors: i64,
     pub published_posts: i64,
     pub public_comments: i64,
+    /// Authors who published a post in the last 30 days (NodeInfo `activeMonth`).
+    pub active_authors_month: i64,
+    /// Authors who published a post in the last 180 days (NodeInfo `activeHalfyear`).
+    pub active_authors_halfyear: i64,
 }

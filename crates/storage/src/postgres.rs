@@ -1,11 +1,20 @@
 //! The PostgreSQL engine, for blogs that already run a database server or want one.
-//! Every statement comes from `util::sql` and every multi-statement use case
-//! from `util`; what is PostgreSQL's own is here: the connection and the
-//! migrations directory.
+//! Every statement comes from `util::sql` or `federation_util::sql` and every
+//! multi-statement use case from those modules; what is PostgreSQL's own is here: the
+//! connection, the migrations directory, and claiming deliveries in one statement.
 //!
 //! This file and `sqlite.rs` are kept line for line alike; compare them with `diff`.
 
 use crate::error::Error;
+use crate::federation_model::{
+    ActorKey, DeliveryJob, DeliveryOutcome, DeliveryStatus, FollowState, Follower, HostHealth,
+    LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
+};
+use crate::federation_util::{
+    self, ActivityInsert, ActorKeyRow, DeliveryCountsRow, DeliveryFinish, DeliveryJobRow,
+    DeliveryStatusRow, FederationTxStatements, FollowerRow, HostHealthRow, RemoteActorRow,
+    sql as fsql,
+};
 use crate::model::{
     Author, AuthorId, BlogSettings, Comment, CommentId, ImportBatch, ImportReport, Moderation,
     NewAuthor, NewComment, Page, Post, PostDraft, PostId, Session, SiteCounts, Tag, TagCount,
@@ -169,6 +178,14 @@ impl TxStatements for PgConnection {
         Ok(found.is_some())
     }
 
+    async fn mark_post_deleted(&mut self, id: PostId) -> Result<bool> {
+        let done = sqlx::query(sql::DELETE_POST)
+            .bind(id.0)
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn post_id_by_slug(&mut self, slug: &str) -> Result<Option<PostId>> {
         let id = sqlx::query_scalar::<_, i64>(sql::POST_ID_BY_SLUG)
             .bind(slug)
@@ -255,6 +272,97 @@ impl TxStatements for PgConnection {
 }
 
 #[async_trait]
+impl FederationTxStatements for PgConnection {
+    async fn insert_activity(&mut self, activity: &ActivityInsert<'_>) -> Result<i64> {
+        sqlx::query_scalar::<_, i64>(fsql::INSERT_ACTIVITY)
+            .bind(activity.ap_id)
+            .bind(&activity.actor)
+            .bind(activity.kind)
+            .bind(activity.object_ap_id)
+            .bind(activity.post_id.map(|id| id.0))
+            .bind(activity.payload)
+            .bind(activity.created_at)
+            .fetch_one(&mut *self)
+            .await
+            .map_err(|err| util::write_error(err, || format!("activity {:?}", activity.ap_id)))
+    }
+
+    async fn insert_follower_deliveries(
+        &mut self,
+        activity_id: i64,
+        local_actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(fsql::INSERT_FOLLOWER_DELIVERIES)
+            .bind(activity_id)
+            .bind(now)
+            .bind(local_actor)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_delivery(
+        &mut self,
+        activity_id: i64,
+        inbox: &str,
+        host: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(fsql::INSERT_DELIVERY)
+            .bind(activity_id)
+            .bind(inbox)
+            .bind(host)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_delivery_row(
+        &mut self,
+        id: i64,
+        finish: &DeliveryFinish<'_>,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>(fsql::FINISH_DELIVERY)
+            .bind(id)
+            .bind(finish.state.as_str())
+            .bind(finish.status)
+            .bind(finish.error)
+            .bind(finish.next_attempt_at)
+            .bind(finish.now)
+            .fetch_optional(&mut *self)
+            .await?)
+    }
+
+    async fn delivery_exists(&mut self, id: i64) -> Result<bool> {
+        let found = sqlx::query_scalar::<_, i64>(fsql::DELIVERY_EXISTS)
+            .bind(id)
+            .fetch_optional(&mut *self)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    async fn host_succeeded(&mut self, host: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(fsql::HOST_SUCCEEDED)
+            .bind(host)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn host_failed(&mut self, host: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(fsql::HOST_FAILED)
+            .bind(host)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl Store for PostgresStore {
     // ---- authors ----
 
@@ -333,28 +441,29 @@ impl Store for PostgresStore {
 
     // ---- posts ----
 
-    async fn create_post(&self, draft: PostDraft) -> Result<Post> {
+    async fn create_post(&self, draft: PostDraft, outbox: Vec<OutgoingActivity>) -> Result<Post> {
         let mut tx = self.begin_write().await?;
-        let post = util::create_post(&mut *tx, draft).await?;
+        let post = util::create_post(&mut *tx, draft, outbox).await?;
         tx.commit().await?;
         Ok(post)
     }
 
-    async fn update_post(&self, id: PostId, draft: PostDraft) -> Result<Post> {
+    async fn update_post(
+        &self,
+        id: PostId,
+        draft: PostDraft,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<Post> {
         let mut tx = self.begin_write().await?;
-        let post = util::update_post(&mut *tx, id, draft).await?;
+        let post = util::update_post(&mut *tx, id, draft, outbox).await?;
         tx.commit().await?;
         Ok(post)
     }
 
-    async fn delete_post(&self, id: PostId) -> Result<()> {
-        let done = sqlx::query(sql::DELETE_POST)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound(format!("post {id}")));
-        }
+    async fn delete_post(&self, id: PostId, outbox: Vec<OutgoingActivity>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        util::delete_post(&mut *tx, id, outbox).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -536,7 +645,9 @@ impl Store for PostgresStore {
         let row = sqlx::query_as::<_, SettingsRow>(sql::BLOG_SETTINGS)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(BlogSettings::from).unwrap_or_default())
+        row.map(BlogSettings::try_from)
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     async fn update_blog_settings(&self, settings: &BlogSettings) -> Result<()> {
@@ -545,6 +656,8 @@ impl Store for PostgresStore {
             .bind(&settings.description)
             .bind(settings.avatar_url.as_deref())
             .bind(settings.default_author_id.map(|id| id.0))
+            .bind(settings.manually_approves_followers)
+            .bind(settings.note_content.as_str())
             .execute(&self.pool)
             .await
             .map_err(|err| util::write_error(err, || "blog settings".to_owned()))?;
@@ -597,10 +710,362 @@ impl Store for PostgresStore {
 
     // ---- site ----
 
-    async fn site_counts(&self) -> Result<SiteCounts> {
+    async fn site_counts(&self, now: DateTime<Utc>) -> Result<SiteCounts> {
+        let now = util::db_time(now);
         let row = sqlx::query_as::<_, SiteCountsRow>(sql::SITE_COUNTS)
+            .bind(now)
+            .bind(now - util::ACTIVE_MONTH)
+            .bind(now - util::ACTIVE_HALFYEAR)
             .fetch_one(&self.pool)
             .await?;
         Ok(row.into())
+    }
+
+    // ---- local actors' keys ----
+
+    async fn actor_key(&self, actor: LocalActor) -> Result<Option<ActorKey>> {
+        let row = sqlx::query_as::<_, ActorKeyRow>(fsql::ACTOR_KEY)
+            .bind(actor.key())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(ActorKey::try_from).transpose()
+    }
+
+    async fn insert_actor_key_if_missing(&self, key: ActorKey) -> Result<ActorKey> {
+        sqlx::query(fsql::INSERT_ACTOR_KEY_IF_MISSING)
+            .bind(key.actor.key())
+            .bind(&key.public_key_pem)
+            .bind(&key.private_key_pem)
+            .bind(util::db_time(key.created_at))
+            .execute(&self.pool)
+            .await?;
+        self.actor_key(key.actor)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("key of {}", key.actor)))
+    }
+
+    // ---- remote actors ----
+
+    async fn upsert_remote_actor(&self, actor: RemoteActorUpsert) -> Result<RemoteActor> {
+        let insert = federation_util::remote_actor_insert(actor)?;
+        let actor = &insert.actor;
+        let row = sqlx::query_as::<_, RemoteActorRow>(fsql::UPSERT_REMOTE_ACTOR)
+            .bind(&actor.ap_id)
+            .bind(&actor.kind)
+            .bind(actor.preferred_username.as_deref())
+            .bind(actor.name.as_deref())
+            .bind(actor.url.as_deref())
+            .bind(actor.icon_url.as_deref())
+            .bind(&actor.inbox)
+            .bind(actor.shared_inbox.as_deref())
+            .bind(&actor.public_key_id)
+            .bind(&actor.public_key_pem)
+            .bind(&actor.host)
+            .bind(&insert.delivery_host)
+            .bind(actor.fetched_at)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|err| util::write_error(err, || format!("remote actor {:?}", actor.ap_id)))?;
+        Ok(row.into())
+    }
+
+    async fn remote_actor_by_ap_id(&self, ap_id: &str) -> Result<Option<RemoteActor>> {
+        let row = sqlx::query_as::<_, RemoteActorRow>(fsql::REMOTE_ACTOR_BY_AP_ID)
+            .bind(ap_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(RemoteActor::from))
+    }
+
+    async fn remote_actor_by_id(&self, id: RemoteActorId) -> Result<Option<RemoteActor>> {
+        let row = sqlx::query_as::<_, RemoteActorRow>(fsql::REMOTE_ACTOR_BY_ID)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(RemoteActor::from))
+    }
+
+    async fn remote_actor_by_key_id(&self, key_id: &str) -> Result<Option<RemoteActor>> {
+        let row = sqlx::query_as::<_, RemoteActorRow>(fsql::REMOTE_ACTOR_BY_KEY_ID)
+            .bind(key_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(RemoteActor::from))
+    }
+
+    async fn mark_remote_actor_deleted(&self, ap_id: &str, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let id = sqlx::query_scalar::<_, i64>(fsql::MARK_REMOTE_ACTOR_DELETED)
+            .bind(ap_id)
+            .bind(util::db_time(now))
+            .fetch_optional(&mut *tx)
+            .await?;
+        // An actor we never stored has nothing to forget.
+        if let Some(id) = id {
+            sqlx::query(fsql::DELETE_FOLLOWS_OF_REMOTE_ACTOR)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- followers ----
+
+    async fn upsert_follower(
+        &self,
+        local_actor: LocalActor,
+        remote: RemoteActorId,
+        follow_ap_id: &str,
+        state: FollowState,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<Follower> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(fsql::UPSERT_FOLLOWER)
+            .bind(local_actor.key())
+            .bind(remote.0)
+            .bind(follow_ap_id)
+            .bind(state.as_str())
+            .bind(util::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(|err| util::write_error(err, || format!("follow of {local_actor}")))?;
+        federation_util::record_outbox(&mut *tx, outbox, None).await?;
+        let row = sqlx::query_as::<_, FollowerRow>(fsql::FOLLOWER)
+            .bind(local_actor.key())
+            .bind(remote.0)
+            .fetch_one(&mut *tx)
+            .await?;
+        let follower = Follower::try_from(row)?;
+        tx.commit().await?;
+        Ok(follower)
+    }
+
+    async fn follower(
+        &self,
+        local_actor: LocalActor,
+        remote: RemoteActorId,
+    ) -> Result<Option<Follower>> {
+        let row = sqlx::query_as::<_, FollowerRow>(fsql::FOLLOWER)
+            .bind(local_actor.key())
+            .bind(remote.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(Follower::try_from).transpose()
+    }
+
+    async fn remove_follower(
+        &self,
+        local_actor: LocalActor,
+        remote: RemoteActorId,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(fsql::DELETE_FOLLOWER)
+            .bind(local_actor.key())
+            .bind(remote.0)
+            .execute(&mut *tx)
+            .await?;
+        federation_util::record_outbox(&mut *tx, outbox, None).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn remove_followers_with_inbox(&self, inbox: &str) -> Result<u64> {
+        let done = sqlx::query(fsql::DELETE_FOLLOWERS_WITH_INBOX)
+            .bind(inbox)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn followers(
+        &self,
+        local_actor: LocalActor,
+        state: FollowState,
+        page: Page,
+    ) -> Result<Vec<Follower>> {
+        let (limit, offset) = util::page_bounds(page);
+        let rows = sqlx::query_as::<_, FollowerRow>(fsql::FOLLOWERS)
+            .bind(local_actor.key())
+            .bind(state.as_str())
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        federation_util::followers(rows)
+    }
+
+    async fn count_followers(&self, local_actor: LocalActor, state: FollowState) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>(fsql::COUNT_FOLLOWERS)
+            .bind(local_actor.key())
+            .bind(state.as_str())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    // ---- outbox and deliveries ----
+
+    async fn enqueue_activities(&self, outbox: Vec<OutgoingActivity>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        federation_util::record_outbox(&mut *tx, outbox, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn activity_payload(&self, ap_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar::<_, String>(fsql::ACTIVITY_PAYLOAD)
+            .bind(ap_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn activities_of(
+        &self,
+        actor: LocalActor,
+        kinds: &[&str],
+        page: Page,
+    ) -> Result<Vec<String>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (limit, offset) = util::page_bounds(page);
+        let statement = fsql::activities_of(kinds.len());
+        let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(statement))
+            .bind(actor.key())
+            .bind(limit)
+            .bind(offset);
+        for kind in kinds {
+            query = query.bind(*kind);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    async fn count_activities_of(&self, actor: LocalActor, kinds: &[&str]) -> Result<i64> {
+        if kinds.is_empty() {
+            return Ok(0);
+        }
+        let statement = fsql::count_activities_of(kinds.len());
+        let mut query = sqlx::query_scalar::<_, i64>(AssertSqlSafe(statement)).bind(actor.key());
+        for kind in kinds {
+            query = query.bind(*kind);
+        }
+        Ok(query.fetch_one(&self.pool).await?)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        per_host: i64,
+        lease: chrono::Duration,
+    ) -> Result<Vec<DeliveryJob>> {
+        let now = util::db_time(now);
+        let leased_until = federation_util::later(now, lease)?;
+        let next_probe = federation_util::next_probe(now)?;
+        // One statement, hence one transaction; see `POSTGRES_CLAIM` for why concurrent
+        // claimers never lease the same delivery.
+        let rows = sqlx::query_as::<_, DeliveryJobRow>(fsql::POSTGRES_CLAIM)
+            .bind(now)
+            .bind(limit.max(0))
+            .bind(per_host.max(0))
+            .bind(leased_until)
+            .bind(next_probe)
+            .fetch_all(&self.pool)
+            .await?;
+        federation_util::delivery_jobs(rows)
+    }
+
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        federation_util::finish_delivery(&mut *tx, id, outcome, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(
+            sqlx::query_scalar::<_, Option<DateTime<Utc>>>(fsql::NEXT_DELIVERY_DUE)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn deliveries_for_post(&self, post: PostId) -> Result<Vec<DeliveryStatus>> {
+        let rows = sqlx::query_as::<_, DeliveryStatusRow>(fsql::DELIVERIES_FOR_POST)
+            .bind(post.0)
+            .fetch_all(&self.pool)
+            .await?;
+        federation_util::delivery_statuses(rows)
+    }
+
+    async fn delivery_counts_for_post(&self, post: PostId) -> Result<(i64, i64, i64)> {
+        let row = sqlx::query_as::<_, DeliveryCountsRow>(fsql::DELIVERY_COUNTS_FOR_POST)
+            .bind(post.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.into())
+    }
+
+    // ---- remote hosts ----
+
+    async fn host_health(&self, host: &str) -> Result<Option<HostHealth>> {
+        let row = sqlx::query_as::<_, HostHealthRow>(fsql::HOST_HEALTH)
+            .bind(host.to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(HostHealth::from))
+    }
+
+    async fn mark_host_unreachable(&self, host: &str, now: DateTime<Utc>) -> Result<()> {
+        let now = util::db_time(now);
+        sqlx::query(fsql::MARK_HOST_UNREACHABLE)
+            .bind(host.to_lowercase())
+            .bind(now)
+            .bind(federation_util::next_probe(now)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn host_contacted_us(&self, host: &str, now: DateTime<Utc>) -> Result<()> {
+        let host = host.to_lowercase();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(fsql::HOST_REACHABLE_AGAIN)
+            .bind(&host)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(fsql::HOST_DELIVERIES_DUE_NOW)
+            .bind(&host)
+            .bind(util::db_time(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- received activities ----
+
+    async fn record_received_activity(&self, ap_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(fsql::RECORD_RECEIVED_ACTIVITY)
+            .bind(ap_id)
+            .bind(util::db_time(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn purge_received_activities(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(fsql::PURGE_RECEIVED_ACTIVITIES)
+            .bind(util::db_time(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }

@@ -6,6 +6,10 @@
 //! `tests/conformance.rs` checks.
 
 use crate::error::Error;
+use crate::federation_model::{
+    ActorKey, DeliveryJob, DeliveryOutcome, DeliveryStatus, FollowState, Follower, HostHealth,
+    LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
+};
 use crate::model::{
     Author, AuthorId, BlogSettings, Comment, CommentId, ImportBatch, ImportReport, Moderation,
     NewAuthor, NewComment, Page, Post, PostDraft, PostId, Session, SiteCounts, TagCount,
@@ -54,16 +58,25 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- posts ----
 
-    /// Creates a post. Fails with [`Error::Conflict`] when the slug is taken (by any
-    /// post, deleted ones included).
-    async fn create_post(&self, draft: PostDraft) -> Result<Post>;
+    /// Creates a post and records `outbox` (its activities, with one delivery per
+    /// distinct inbox) in the same transaction; each activity's `post_id` is set to the
+    /// new post. Fails with [`Error::Conflict`] when the slug is taken (by any post,
+    /// deleted ones included), and then records nothing.
+    async fn create_post(&self, draft: PostDraft, outbox: Vec<OutgoingActivity>) -> Result<Post>;
     /// Replaces a post's content, tags and status. Sets `updated_at = now` when the
     /// post was already published before and stays published; `published_at` is kept
     /// from the first publication unless the post goes from draft to published, in
     /// which case it takes `draft.published_at`.
-    async fn update_post(&self, id: PostId, draft: PostDraft) -> Result<Post>;
-    /// Marks a post deleted (a tombstone: the slug answers 410 from now on).
-    async fn delete_post(&self, id: PostId) -> Result<()>;
+    /// `outbox` is recorded in the same transaction, as for `create_post`.
+    async fn update_post(
+        &self,
+        id: PostId,
+        draft: PostDraft,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<Post>;
+    /// Marks a post deleted (a tombstone: the slug answers 410 from now on) and records
+    /// `outbox` in the same transaction.
+    async fn delete_post(&self, id: PostId, outbox: Vec<OutgoingActivity>) -> Result<()>;
     async fn post_by_id(&self, id: PostId) -> Result<Option<Post>>;
     /// Any status, so that callers can answer 410 for deleted posts.
     async fn post_by_slug(&self, slug: &str) -> Result<Option<Post>>;
@@ -127,5 +140,126 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- site ----
 
-    async fn site_counts(&self) -> Result<SiteCounts>;
+    /// Whole-site counts; `now` anchors the active-author windows.
+    async fn site_counts(&self, now: DateTime<Utc>) -> Result<SiteCounts>;
+
+    // ---- local actors' keys ----
+
+    /// The stored key pair of one of our actors.
+    async fn actor_key(&self, actor: LocalActor) -> Result<Option<ActorKey>>;
+    /// Stores `key` unless the actor already has one, and returns the key that is stored
+    /// afterwards (so two processes generating at once end up with the same key).
+    async fn insert_actor_key_if_missing(&self, key: ActorKey) -> Result<ActorKey>;
+
+    // ---- remote actors ----
+
+    /// Inserts or refreshes a remote actor by `ap_id`; clears `deleted_at`. Fails with
+    /// [`Error::Invalid`] when its inbox or shared inbox is not a URL with a host.
+    async fn upsert_remote_actor(&self, actor: RemoteActorUpsert) -> Result<RemoteActor>;
+    async fn remote_actor_by_ap_id(&self, ap_id: &str) -> Result<Option<RemoteActor>>;
+    async fn remote_actor_by_id(&self, id: RemoteActorId) -> Result<Option<RemoteActor>>;
+    /// The actor whose `publicKey.id` is `key_id` (signature verification).
+    async fn remote_actor_by_key_id(&self, key_id: &str) -> Result<Option<RemoteActor>>;
+    /// Marks the actor deleted and removes it from every follower list.
+    async fn mark_remote_actor_deleted(&self, ap_id: &str, now: DateTime<Utc>) -> Result<()>;
+
+    // ---- followers ----
+
+    /// Records (or updates, by `(local_actor, remote)`) a follow, and `outbox` (e.g. the
+    /// Accept) in the same transaction.
+    async fn upsert_follower(
+        &self,
+        local_actor: LocalActor,
+        remote: RemoteActorId,
+        follow_ap_id: &str,
+        state: FollowState,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<Follower>;
+    async fn follower(
+        &self,
+        local_actor: LocalActor,
+        remote: RemoteActorId,
+    ) -> Result<Option<Follower>>;
+    /// Removes a follow (Undo(Follow), admin removal, 410 from its inbox) and records
+    /// `outbox` (e.g. the Reject) in the same transaction, also when there was no such
+    /// follow. Returns whether it existed.
+    async fn remove_follower(
+        &self,
+        local_actor: LocalActor,
+        remote: RemoteActorId,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<bool>;
+    /// Removes every follow whose delivery inbox (personal, not shared) is `inbox`:
+    /// called when that inbox answered 410 Gone. Returns how many were removed.
+    async fn remove_followers_with_inbox(&self, inbox: &str) -> Result<u64>;
+    /// Followers of `local_actor` in `state`, oldest first.
+    async fn followers(
+        &self,
+        local_actor: LocalActor,
+        state: FollowState,
+        page: Page,
+    ) -> Result<Vec<Follower>>;
+    async fn count_followers(&self, local_actor: LocalActor, state: FollowState) -> Result<i64>;
+
+    // ---- outbox and deliveries ----
+
+    /// Records activities that are not tied to another change.
+    async fn enqueue_activities(&self, outbox: Vec<OutgoingActivity>) -> Result<()>;
+    /// The payload of one of our activities by its id (to serve it at its URL).
+    async fn activity_payload(&self, ap_id: &str) -> Result<Option<String>>;
+    /// Our newest public activities of `actor` (its outbox collection), newest first.
+    async fn activities_of(
+        &self,
+        actor: LocalActor,
+        kinds: &[&str],
+        page: Page,
+    ) -> Result<Vec<String>>;
+    async fn count_activities_of(&self, actor: LocalActor, kinds: &[&str]) -> Result<i64>;
+    /// Claims up to `limit` pending deliveries due at `now`, leasing them until
+    /// `now + lease` so that no other worker (in this or another process) takes them;
+    /// a lease that runs out (a crashed worker) makes them claimable again. At most
+    /// `per_host` deliveries to one host are leased at a time, counting those already
+    /// leased. Hosts marked unreachable are skipped unless their next probe is due.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        per_host: i64,
+        lease: chrono::Duration,
+    ) -> Result<Vec<DeliveryJob>>;
+    /// Records the outcome of an attempt, ends the lease, and updates the host's health
+    /// (a final 4xx is not held against the host). A delivery that is no longer pending
+    /// keeps its first outcome; an unknown id is [`Error::NotFound`].
+    async fn finish_delivery(
+        &self,
+        id: i64,
+        outcome: DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The earliest `next_attempt_at` of pending deliveries (the worker sleeps until then),
+    /// pushed back to the end of a delivery's lease and, for an unreachable host, to its
+    /// next probe. Deliveries held back only by the per-host cap count as due.
+    async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Deliveries of the activities about one post, newest first (admin UI).
+    async fn deliveries_for_post(&self, post: PostId) -> Result<Vec<DeliveryStatus>>;
+    /// Counts of pending, delivered and failed deliveries for one post.
+    async fn delivery_counts_for_post(&self, post: PostId) -> Result<(i64, i64, i64)>;
+
+    // ---- remote hosts ----
+
+    async fn host_health(&self, host: &str) -> Result<Option<HostHealth>>;
+    /// Marks a host unreachable (after days of failures); its first probe is
+    /// [`UNREACHABLE_HOST_PROBE_INTERVAL`](crate::UNREACHABLE_HOST_PROBE_INTERVAL) later.
+    async fn mark_host_unreachable(&self, host: &str, now: DateTime<Utc>) -> Result<()>;
+    /// The host contacted us (a verified inbox request): it is reachable again, and its
+    /// deferred deliveries become due now.
+    async fn host_contacted_us(&self, host: &str, now: DateTime<Utc>) -> Result<()>;
+
+    // ---- received activities ----
+
+    /// Remembers an incoming activity id; returns `false` when it was seen before
+    /// (the same activity delivered twice is handled once).
+    async fn record_received_activity(&self, ap_id: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Forgets received ids older than `before`; returns how many.
+    async fn purge_received_activities(&self, before: DateTime<Utc>) -> Result<u64>;
 }

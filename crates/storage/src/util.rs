@@ -8,10 +8,12 @@
 //! behaviour is fixed here once and the conformance suite checks that both engines agree.
 
 use crate::error::Error;
+use crate::federation_model::OutgoingActivity;
+use crate::federation_util::{FederationTxStatements, record_outbox};
 use crate::model::{
     Author, AuthorId, BlogSettings, Comment, CommentId, CommentOrigin, ImportBatch, ImportComment,
-    ImportReport, Moderation, NewAuthor, NewComment, Page, Post, PostDraft, PostId, PostOrigin,
-    PostStatus, Session, SiteCounts, Tag, TagCount,
+    ImportReport, Moderation, NewAuthor, NewComment, NoteContent, Page, Post, PostDraft, PostId,
+    PostOrigin, PostStatus, Session, SiteCounts, Tag, TagCount,
 };
 use crate::store::{CommentFilter, Result};
 use async_trait::async_trait;
@@ -69,7 +71,7 @@ pub(crate) fn write_error(err: sqlx::Error, what: impl FnOnce() -> String) -> Er
 
 /// Parses an enum stored as TEXT, failing with a clear [`Error::Invalid`] when the database
 /// holds a value this version does not know (the CHECK constraints make that unlikely).
-fn parse_stored<T>(value: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T> {
+pub(crate) fn parse_stored<T>(value: &str, parse: fn(&str) -> Option<T>, what: &str) -> Result<T> {
     parse(value).ok_or_else(|| Error::Invalid(format!("unknown {what} {value:?} in the database")))
 }
 
@@ -308,16 +310,22 @@ pub(crate) struct SettingsRow {
     description: String,
     avatar_url: Option<String>,
     default_author_id: Option<i64>,
+    manually_approves_followers: bool,
+    note_content: String,
 }
 
-impl From<SettingsRow> for BlogSettings {
-    fn from(row: SettingsRow) -> Self {
-        BlogSettings {
+impl TryFrom<SettingsRow> for BlogSettings {
+    type Error = Error;
+
+    fn try_from(row: SettingsRow) -> Result<Self> {
+        Ok(BlogSettings {
             title: row.title,
             description: row.description,
             avatar_url: row.avatar_url,
             default_author_id: row.default_author_id.map(AuthorId),
-        }
+            manually_approves_followers: row.manually_approves_followers,
+            note_content: parse_stored(&row.note_content, NoteContent::parse, "note content")?,
+        })
     }
 }
 
@@ -347,6 +355,8 @@ pub(crate) struct SiteCountsRow {
     authors: i64,
     published_posts: i64,
     public_comments: i64,
+    active_authors_month: i64,
+    active_authors_halfyear: i64,
 }
 
 impl From<SiteCountsRow> for SiteCounts {
@@ -355,9 +365,16 @@ impl From<SiteCountsRow> for SiteCounts {
             authors: row.authors,
             published_posts: row.published_posts,
             public_comments: row.public_comments,
+            active_authors_month: row.active_authors_month,
+            active_authors_halfyear: row.active_authors_halfyear,
         }
     }
 }
+
+/// How far back a post makes its author "active" in [`SiteCounts`] (NodeInfo's
+/// `activeMonth` and `activeHalfyear`).
+pub(crate) const ACTIVE_MONTH: chrono::TimeDelta = chrono::TimeDelta::days(30);
+pub(crate) const ACTIVE_HALFYEAR: chrono::TimeDelta = chrono::TimeDelta::days(180);
 
 // ---------------------------------------------------------------------------------------
 // SQL
@@ -550,12 +567,16 @@ pub(crate) mod sql {
 
     // ---- settings ----
     pub(crate) const BLOG_SETTINGS: &str = "SELECT title, description, avatar_url, \
-         default_author_id FROM blog_settings WHERE id = 1";
+         default_author_id, manually_approves_followers, note_content \
+         FROM blog_settings WHERE id = 1";
     pub(crate) const UPSERT_BLOG_SETTINGS: &str = "INSERT INTO blog_settings \
-         (id, title, description, avatar_url, default_author_id) VALUES (1, $1, $2, $3, $4) \
+         (id, title, description, avatar_url, default_author_id, manually_approves_followers, \
+         note_content) VALUES (1, $1, $2, $3, $4, $5, $6) \
          ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
          description = excluded.description, avatar_url = excluded.avatar_url, \
-         default_author_id = excluded.default_author_id";
+         default_author_id = excluded.default_author_id, \
+         manually_approves_followers = excluded.manually_approves_followers, \
+         note_content = excluded.note_content";
 
     // ---- sessions ----
     pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions \
@@ -568,12 +589,19 @@ pub(crate) mod sql {
 
     // ---- site ----
     /// Public comments count only under published posts: elsewhere no reader sees them.
+    /// An author is active when a published post of theirs has `published_at` in
+    /// [$2, $1] (month) or [$3, $1] (half-year), $1 being now: posts dated in the future
+    /// do not count yet.
     pub(crate) const SITE_COUNTS: &str = "SELECT \
          (SELECT COUNT(*) FROM authors) AS authors, \
          (SELECT COUNT(*) FROM posts WHERE status = 'published') AS published_posts, \
          (SELECT COUNT(*) FROM comments c JOIN posts p ON p.id = c.post_id \
           WHERE p.status = 'published' AND c.moderation = 'approved' \
-          AND c.deleted_at IS NULL) AS public_comments";
+          AND c.deleted_at IS NULL) AS public_comments, \
+         (SELECT COUNT(DISTINCT author_id) FROM posts WHERE status = 'published' \
+          AND published_at >= $2 AND published_at <= $1) AS active_authors_month, \
+         (SELECT COUNT(DISTINCT author_id) FROM posts WHERE status = 'published' \
+          AND published_at >= $3 AND published_at <= $1) AS active_authors_halfyear";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -640,6 +668,8 @@ pub(crate) trait TxStatements: Send {
         now: DateTime<Utc>,
     ) -> Result<Option<PostRow>>;
     async fn post_exists(&mut self, id: PostId) -> Result<bool>;
+    /// Runs [`sql::DELETE_POST`]; `false` when no post has that id.
+    async fn mark_post_deleted(&mut self, id: PostId) -> Result<bool>;
     async fn post_id_by_slug(&mut self, slug: &str) -> Result<Option<PostId>>;
     async fn post_id_by_import_key(&mut self, import_key: &str) -> Result<Option<PostId>>;
     /// Inserts or renames a tag by slug; returns its id.
@@ -680,10 +710,12 @@ async fn write_post_tags<C: TxStatements + ?Sized>(
     Ok(())
 }
 
-/// `Store::create_post`, inside the engine's write transaction.
-pub(crate) async fn create_post<C: TxStatements + ?Sized>(
+/// `Store::create_post`, inside the engine's write transaction: the post first, so that a
+/// taken slug fails before any activity is recorded.
+pub(crate) async fn create_post<C: TxStatements + FederationTxStatements + ?Sized>(
     conn: &mut C,
     draft: PostDraft,
+    outbox: Vec<OutgoingActivity>,
 ) -> Result<Post> {
     let now = now();
     let row = conn
@@ -704,14 +736,16 @@ pub(crate) async fn create_post<C: TxStatements + ?Sized>(
         .await?;
     let tags = distinct_tags(draft.tags);
     write_post_tags(conn, PostId(row.id), &tags).await?;
+    record_outbox(conn, outbox, Some(PostId(row.id))).await?;
     row.into_post(tags)
 }
 
 /// `Store::update_post`, inside the engine's write transaction.
-pub(crate) async fn update_post<C: TxStatements + ?Sized>(
+pub(crate) async fn update_post<C: TxStatements + FederationTxStatements + ?Sized>(
     conn: &mut C,
     id: PostId,
     mut draft: PostDraft,
+    outbox: Vec<OutgoingActivity>,
 ) -> Result<Post> {
     draft.published_at = db_time(draft.published_at);
     let row = conn
@@ -720,7 +754,20 @@ pub(crate) async fn update_post<C: TxStatements + ?Sized>(
         .ok_or_else(|| Error::NotFound(format!("post {id}")))?;
     let tags = distinct_tags(draft.tags);
     write_post_tags(conn, id, &tags).await?;
+    record_outbox(conn, outbox, Some(id)).await?;
     row.into_post(tags)
+}
+
+/// `Store::delete_post`, inside the engine's write transaction.
+pub(crate) async fn delete_post<C: TxStatements + FederationTxStatements + ?Sized>(
+    conn: &mut C,
+    id: PostId,
+    outbox: Vec<OutgoingActivity>,
+) -> Result<()> {
+    if !conn.mark_post_deleted(id).await? {
+        return Err(Error::NotFound(format!("post {id}")));
+    }
+    record_outbox(conn, outbox, Some(id)).await
 }
 
 /// `Store::add_comment`, inside the engine's write transaction.

@@ -6,164 +6,28 @@
 //! directory) and `postgres_<name>` (when `GLOSS_TEST_POSTGRES_URL` names an admin
 //! connection, e.g. `postgres://postgres@127.0.0.1:5432/postgres`; each test then creates
 //! its own `gloss_test_<hex>` database and drops it afterwards, so tests run in parallel).
+//! The harness lives in `support/`; the federation methods have their half of the suite
+//! in `federation.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use gloss_storage::{
     Author, AuthorId, BlogSettings, Comment, CommentFilter, CommentId, CommentOrigin, Error,
-    ImportAuthor, ImportBatch, ImportComment, ImportPost, ImportReport, Moderation, NewAuthor,
-    NewComment, Page, Post, PostDraft, PostId, PostOrigin, PostStatus, Session, SiteCounts, Store,
-    Tag, TagCount,
+    ImportAuthor, ImportBatch, ImportComment, ImportPost, ImportReport, Moderation, NewComment,
+    NoteContent, Page, Post, PostId, PostOrigin, PostStatus, Session, SiteCounts, Store, Tag,
+    TagCount,
 };
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use std::future::Future;
 use std::sync::Arc;
 
-// ---------------------------------------------------------------------------------------
-// harness
-// ---------------------------------------------------------------------------------------
+#[macro_use]
+mod support;
 
-/// Runs `body` on a fresh SQLite database file.
-async fn with_sqlite<F, Fut>(body: F)
-where
-    F: FnOnce(Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let url = format!("sqlite:{}", dir.path().join("gloss.db").display());
-    let store = gloss_storage::connect(&url).await.expect("open SQLite");
-    body(store).await;
-}
-
-/// Runs `body` on a fresh PostgreSQL database, or says that it skipped.
-async fn with_postgres<F, Fut>(body: F)
-where
-    F: FnOnce(Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let Ok(admin_url) = std::env::var("GLOSS_TEST_POSTGRES_URL") else {
-        println!("skipped: set GLOSS_TEST_POSTGRES_URL to run this test on PostgreSQL");
-        return;
-    };
-    let name = format!("gloss_test_{:016x}", rand::random::<u64>());
-    let mut admin = PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to GLOSS_TEST_POSTGRES_URL");
-    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create the test database");
-    let mut url = url::Url::parse(&admin_url).expect("GLOSS_TEST_POSTGRES_URL is a URL");
-    url.set_path(&format!("/{name}"));
-
-    // The body runs in its own task so that the database is dropped even if it panics.
-    let outcome = match gloss_storage::connect(url.as_str()).await {
-        Ok(store) => tokio::spawn(body(store)).await,
-        Err(err) => {
-            drop_database(&mut admin, &name).await;
-            panic!("open the test database: {err}");
-        }
-    };
-    drop_database(&mut admin, &name).await;
-    if let Err(err) = outcome {
-        std::panic::resume_unwind(err.into_panic());
-    }
-}
-
-/// Drops a test database, best effort (FORCE closes the store's remaining connections).
-async fn drop_database(admin: &mut PgConnection, name: &str) {
-    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    if let Err(err) = sqlx::raw_sql(AssertSqlSafe(statement))
-        .execute(&mut *admin)
-        .await
-    {
-        eprintln!("could not drop test database {name}: {err}");
-    }
-}
-
-/// Instantiates each test body for both engines.
-macro_rules! conformance {
-    ($($body:ident => $sqlite:ident, $postgres:ident;)*) => {
-        $(
-            #[tokio::test]
-            async fn $sqlite() {
-                with_sqlite($body).await;
-            }
-
-            #[tokio::test]
-            async fn $postgres() {
-                with_postgres($body).await;
-            }
-        )*
-    };
-}
+use support::{assert_recent, at, author, draft, new_author, post, tag, tags};
 
 // ---------------------------------------------------------------------------------------
 // data
 // ---------------------------------------------------------------------------------------
-
-/// A fixed point in time plus `minutes`, so that tests control the order of things.
-fn at(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(minutes)
-}
-
-fn new_author(username: &str, password_hash: Option<&str>) -> NewAuthor {
-    NewAuthor {
-        username: username.to_owned(),
-        display_name: format!("{username} Example"),
-        password_hash: password_hash.map(str::to_owned),
-        is_admin: false,
-        import_key: None,
-    }
-}
-
-async fn author(store: &dyn Store, username: &str) -> Author {
-    store
-        .create_author(new_author(username, Some("$argon2id$hash")))
-        .await
-        .unwrap()
-}
-
-fn tag(name: &str) -> Tag {
-    Tag {
-        slug: name.to_lowercase(),
-        name: name.to_owned(),
-    }
-}
-
-fn tags(names: &[&str]) -> Vec<Tag> {
-    names.iter().map(|name| tag(name)).collect()
-}
-
-fn draft(
-    author: AuthorId,
-    slug: &str,
-    status: PostStatus,
-    published_at: DateTime<Utc>,
-    tag_names: &[&str],
-) -> PostDraft {
-    PostDraft {
-        author_id: author,
-        title: format!("Title of {slug}"),
-        slug: slug.to_owned(),
-        source: format!("Source of *{slug}*"),
-        content_html: format!("<p>Source of <em>{slug}</em></p>"),
-        summary: Some(format!("Summary of {slug}")),
-        tags: tags(tag_names),
-        status,
-        origin: PostOrigin::Local,
-        published_at,
-        import_key: None,
-    }
-}
-
-async fn post(store: &dyn Store, author: AuthorId, slug: &str, minutes: i64) -> Post {
-    store
-        .create_post(draft(author, slug, PostStatus::Published, at(minutes), &[]))
-        .await
-        .unwrap()
-}
 
 fn new_comment(
     post: PostId,
@@ -220,15 +84,6 @@ fn names(comments: &[Comment]) -> Vec<&str> {
 
 fn tag_names(post: &Post) -> Vec<&str> {
     post.tags.iter().map(|tag| tag.name.as_str()).collect()
-}
-
-/// Asserts that `time` lies between `before` and now.
-fn assert_recent(time: DateTime<Utc>, before: DateTime<Utc>) {
-    let after = Utc::now() + Duration::seconds(1);
-    assert!(
-        time >= before - Duration::seconds(1) && time <= after,
-        "{time} is not between {before} and {after}"
-    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -355,14 +210,17 @@ async fn posts_are_created_and_read_back(store: Arc<dyn Store>) {
     let published_at = at(0) + Duration::microseconds(123_456);
     let before = Utc::now();
     let created = store
-        .create_post(draft(
-            alice.id,
-            "hello-world",
-            PostStatus::Published,
-            published_at,
-            // The second "zeta" has the same slug as "Zeta" and is dropped.
-            &["Zeta", "alpha", "Mid", "zeta"],
-        ))
+        .create_post(
+            draft(
+                alice.id,
+                "hello-world",
+                PostStatus::Published,
+                published_at,
+                // The second "zeta" has the same slug as "Zeta" and is dropped.
+                &["Zeta", "alpha", "Mid", "zeta"],
+            ),
+            Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(created.author_id, alice.id);
@@ -395,7 +253,7 @@ async fn posts_are_created_and_read_back(store: Arc<dyn Store>) {
 
     let mut untagged = draft(alice.id, "untagged", PostStatus::Draft, at(1), &[]);
     untagged.summary = None;
-    let untagged = store.create_post(untagged).await.unwrap();
+    let untagged = store.create_post(untagged, Vec::new()).await.unwrap();
     assert!(untagged.tags.is_empty());
     assert_eq!(untagged.summary, None);
     assert_eq!(untagged.status, PostStatus::Draft);
@@ -406,13 +264,19 @@ async fn posts_slug_conflicts_include_deleted_posts(store: Arc<dyn Store>) {
     let alice = author(&*store, "alice").await;
     let first = post(&*store, alice.id, "taken", 0).await;
     let again = store
-        .create_post(draft(alice.id, "taken", PostStatus::Draft, at(1), &[]))
+        .create_post(
+            draft(alice.id, "taken", PostStatus::Draft, at(1), &[]),
+            Vec::new(),
+        )
         .await;
     assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
 
-    store.delete_post(first.id).await.unwrap();
+    store.delete_post(first.id, Vec::new()).await.unwrap();
     let after_delete = store
-        .create_post(draft(alice.id, "taken", PostStatus::Published, at(2), &[]))
+        .create_post(
+            draft(alice.id, "taken", PostStatus::Published, at(2), &[]),
+            Vec::new(),
+        )
         .await;
     assert!(
         matches!(after_delete, Err(Error::Conflict(_))),
@@ -428,13 +292,10 @@ async fn posts_update_of_a_published_post_sets_updated_at(store: Arc<dyn Store>)
     let alice = author(&*store, "alice").await;
     let bob = author(&*store, "bob").await;
     let original = store
-        .create_post(draft(
-            alice.id,
-            "first",
-            PostStatus::Published,
-            at(0),
-            &["A", "B"],
-        ))
+        .create_post(
+            draft(alice.id, "first", PostStatus::Published, at(0), &["A", "B"]),
+            Vec::new(),
+        )
         .await
         .unwrap();
 
@@ -448,7 +309,10 @@ async fn posts_update_of_a_published_post_sets_updated_at(store: Arc<dyn Store>)
     );
     edit.title = "New title".to_owned();
     edit.summary = None;
-    let updated = store.update_post(original.id, edit).await.unwrap();
+    let updated = store
+        .update_post(original.id, edit, Vec::new())
+        .await
+        .unwrap();
     assert_eq!(updated.id, original.id);
     assert_eq!(updated.author_id, bob.id);
     assert_eq!(updated.title, "New title");
@@ -481,6 +345,7 @@ async fn posts_update_of_a_published_post_sets_updated_at(store: Arc<dyn Store>)
         .update_post(
             original.id,
             draft(bob.id, "first-renamed", PostStatus::Published, at(0), &[]),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -492,7 +357,10 @@ async fn posts_update_of_a_published_post_sets_updated_at(store: Arc<dyn Store>)
 async fn posts_update_from_draft_to_published_takes_the_new_date(store: Arc<dyn Store>) {
     let alice = author(&*store, "alice").await;
     let created = store
-        .create_post(draft(alice.id, "wip", PostStatus::Draft, at(0), &["x"]))
+        .create_post(
+            draft(alice.id, "wip", PostStatus::Draft, at(0), &["x"]),
+            Vec::new(),
+        )
         .await
         .unwrap();
 
@@ -501,6 +369,7 @@ async fn posts_update_from_draft_to_published_takes_the_new_date(store: Arc<dyn 
         .update_post(
             created.id,
             draft(alice.id, "wip", PostStatus::Draft, at(10), &["x"]),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -511,6 +380,7 @@ async fn posts_update_from_draft_to_published_takes_the_new_date(store: Arc<dyn 
         .update_post(
             created.id,
             draft(alice.id, "wip", PostStatus::Published, at(20), &["x"]),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -527,6 +397,7 @@ async fn posts_update_from_draft_to_published_takes_the_new_date(store: Arc<dyn 
         .update_post(
             created.id,
             draft(alice.id, "wip", PostStatus::Draft, at(30), &["x"]),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -539,13 +410,17 @@ async fn posts_update_to_a_taken_slug_conflicts(store: Arc<dyn Store>) {
     let alice = author(&*store, "alice").await;
     post(&*store, alice.id, "one", 0).await;
     let two = store
-        .create_post(draft(alice.id, "two", PostStatus::Published, at(1), &["t"]))
+        .create_post(
+            draft(alice.id, "two", PostStatus::Published, at(1), &["t"]),
+            Vec::new(),
+        )
         .await
         .unwrap();
     let clash = store
         .update_post(
             two.id,
             draft(alice.id, "one", PostStatus::Published, at(1), &["other"]),
+            Vec::new(),
         )
         .await;
     assert!(matches!(clash, Err(Error::Conflict(_))), "{clash:?}");
@@ -555,6 +430,7 @@ async fn posts_update_to_a_taken_slug_conflicts(store: Arc<dyn Store>) {
         .update_post(
             PostId(999_999),
             draft(alice.id, "three", PostStatus::Draft, at(2), &[]),
+            Vec::new(),
         )
         .await;
     assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
@@ -565,16 +441,13 @@ async fn posts_delete_leaves_a_tombstone(store: Arc<dyn Store>) {
     let alice = author(&*store, "alice").await;
     let kept = post(&*store, alice.id, "kept", 0).await;
     let gone = store
-        .create_post(draft(
-            alice.id,
-            "gone",
-            PostStatus::Published,
-            at(1),
-            &["Doomed"],
-        ))
+        .create_post(
+            draft(alice.id, "gone", PostStatus::Published, at(1), &["Doomed"]),
+            Vec::new(),
+        )
         .await
         .unwrap();
-    store.delete_post(gone.id).await.unwrap();
+    store.delete_post(gone.id, Vec::new()).await.unwrap();
 
     let tombstone = store.post_by_slug("gone").await.unwrap().unwrap();
     assert_eq!(tombstone.status, PostStatus::Deleted);
@@ -602,8 +475,8 @@ async fn posts_delete_leaves_a_tombstone(store: Arc<dyn Store>) {
     assert!(store.tags_in_use().await.unwrap().is_empty());
 
     // Deleting twice is harmless; deleting nothing is an error.
-    store.delete_post(gone.id).await.unwrap();
-    let missing = store.delete_post(PostId(999_999)).await;
+    store.delete_post(gone.id, Vec::new()).await.unwrap();
+    let missing = store.delete_post(PostId(999_999), Vec::new()).await;
     assert!(matches!(missing, Err(Error::NotFound(_))), "{missing:?}");
     assert_eq!(
         store.post_by_id(kept.id).await.unwrap().unwrap().status,
@@ -616,22 +489,28 @@ async fn posts_published_listing_is_newest_first_in_pages(store: Arc<dyn Store>)
     // Created out of order; the listing follows published_at.
     for (slug, minutes) in [("p3", 30), ("p1", 10), ("p5", 50), ("p2", 20), ("p4", 40)] {
         store
-            .create_post(draft(
-                alice.id,
-                slug,
-                PostStatus::Published,
-                at(minutes),
-                &[&format!("tag-{slug}"), "all"],
-            ))
+            .create_post(
+                draft(
+                    alice.id,
+                    slug,
+                    PostStatus::Published,
+                    at(minutes),
+                    &[&format!("tag-{slug}"), "all"],
+                ),
+                Vec::new(),
+            )
             .await
             .unwrap();
     }
     store
-        .create_post(draft(alice.id, "draft", PostStatus::Draft, at(60), &[]))
+        .create_post(
+            draft(alice.id, "draft", PostStatus::Draft, at(60), &[]),
+            Vec::new(),
+        )
         .await
         .unwrap();
     let deleted = post(&*store, alice.id, "deleted", 70).await;
-    store.delete_post(deleted.id).await.unwrap();
+    store.delete_post(deleted.id, Vec::new()).await.unwrap();
 
     let first = store.published_posts(Page::number(1, 2)).await.unwrap();
     assert_eq!(slugs(&first), ["p5", "p4"]);
@@ -685,7 +564,10 @@ async fn posts_listed_by_tag(store: Arc<dyn Store>) {
         ("other", PostStatus::Published, 40, &["Misc"][..]),
     ] {
         store
-            .create_post(draft(alice.id, slug, status, at(minutes), names))
+            .create_post(
+                draft(alice.id, slug, status, at(minutes), names),
+                Vec::new(),
+            )
             .await
             .unwrap();
     }
@@ -743,7 +625,10 @@ async fn posts_listed_by_author(store: Arc<dyn Store>) {
     post(&*store, bob.id, "b1", 15).await;
     post(&*store, alice.id, "a2", 20).await;
     store
-        .create_post(draft(alice.id, "a-draft", PostStatus::Draft, at(30), &[]))
+        .create_post(
+            draft(alice.id, "a-draft", PostStatus::Draft, at(30), &[]),
+            Vec::new(),
+        )
         .await
         .unwrap();
 
@@ -795,11 +680,14 @@ async fn posts_all_posts_lists_drafts_and_published_by_creation(store: Arc<dyn S
     // published_at deliberately disagrees with the creation order.
     post(&*store, alice.id, "a", 40).await;
     let b = store
-        .create_post(draft(alice.id, "b", PostStatus::Draft, at(10), &["T"]))
+        .create_post(
+            draft(alice.id, "b", PostStatus::Draft, at(10), &["T"]),
+            Vec::new(),
+        )
         .await
         .unwrap();
     let c = post(&*store, alice.id, "c", 30).await;
-    store.delete_post(c.id).await.unwrap();
+    store.delete_post(c.id, Vec::new()).await.unwrap();
     post(&*store, alice.id, "d", 20).await;
 
     let all = store.all_posts(Page::number(1, 10)).await.unwrap();
@@ -824,12 +712,12 @@ async fn tags_in_use_count_published_posts_by_name(store: Arc<dyn Store>) {
         ("p4", PostStatus::Published, &["Gone"][..]),
     ] {
         store
-            .create_post(draft(alice.id, slug, status, at(0), names))
+            .create_post(draft(alice.id, slug, status, at(0), names), Vec::new())
             .await
             .unwrap();
     }
     let p4 = store.post_by_slug("p4").await.unwrap().unwrap();
-    store.delete_post(p4.id).await.unwrap();
+    store.delete_post(p4.id, Vec::new()).await.unwrap();
 
     let expected = vec![
         TagCount {
@@ -864,7 +752,7 @@ async fn tags_in_use_count_published_posts_by_name(store: Arc<dyn Store>) {
     }];
     let mut edit = draft(alice.id, "p2", PostStatus::Published, at(0), &[]);
     edit.tags = renamed.clone();
-    store.update_post(p2.id, edit).await.unwrap();
+    store.update_post(p2.id, edit, Vec::new()).await.unwrap();
     assert_eq!(
         store.tag_by_slug("rust").await.unwrap(),
         renamed.first().cloned()
@@ -1274,7 +1162,7 @@ async fn snapshot(store: &dyn Store) -> (i64, SiteCounts, Vec<Post>, Vec<TagCoun
     }
     (
         store.count_authors().await.unwrap(),
-        store.site_counts().await.unwrap(),
+        store.site_counts(at(0)).await.unwrap(),
         posts,
         store.tags_in_use().await.unwrap(),
         comments,
@@ -1445,6 +1333,8 @@ async fn blog_settings_default_and_update(store: Arc<dyn Store>) {
         description: "Rabbit holes.".to_owned(),
         avatar_url: Some("https://example.com/a.png".to_owned()),
         default_author_id: Some(alice.id),
+        manually_approves_followers: true,
+        note_content: NoteContent::Excerpt,
     };
     store.update_blog_settings(&settings).await.unwrap();
     assert_eq!(store.blog_settings().await.unwrap(), settings);
@@ -1542,17 +1432,23 @@ async fn sessions_expire_and_are_purged(store: Arc<dyn Store>) {
 }
 
 async fn site_counts_count_what_readers_see(store: Arc<dyn Store>) {
-    assert_eq!(store.site_counts().await.unwrap(), SiteCounts::default());
+    assert_eq!(
+        store.site_counts(at(60)).await.unwrap(),
+        SiteCounts::default()
+    );
     let alice = author(&*store, "alice").await;
     author(&*store, "bob").await;
     let live = post(&*store, alice.id, "live", 0).await;
     post(&*store, alice.id, "also-live", 1).await;
     let wip = store
-        .create_post(draft(alice.id, "wip", PostStatus::Draft, at(2), &[]))
+        .create_post(
+            draft(alice.id, "wip", PostStatus::Draft, at(2), &[]),
+            Vec::new(),
+        )
         .await
         .unwrap();
     let gone = post(&*store, alice.id, "gone", 3).await;
-    store.delete_post(gone.id).await.unwrap();
+    store.delete_post(gone.id, Vec::new()).await.unwrap();
 
     comment(&*store, live.id, None, "shown-1", 10).await;
     comment(&*store, live.id, None, "shown-2", 11).await;
@@ -1571,11 +1467,13 @@ async fn site_counts_count_what_readers_see(store: Arc<dyn Store>) {
     comment(&*store, wip.id, None, "on-a-draft", 14).await;
 
     assert_eq!(
-        store.site_counts().await.unwrap(),
+        store.site_counts(at(60)).await.unwrap(),
         SiteCounts {
             authors: 2,
             published_posts: 2,
             public_comments: 2,
+            active_authors_month: 1,
+            active_authors_halfyear: 1,
         }
     );
 }
@@ -1603,13 +1501,16 @@ async fn concurrent_writers_all_succeed(store: Arc<dyn Store>) {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .create_post(draft(
-                    alice.id,
-                    &format!("post-{n}"),
-                    PostStatus::Published,
-                    at(n),
-                    &["shared"],
-                ))
+                .create_post(
+                    draft(
+                        alice.id,
+                        &format!("post-{n}"),
+                        PostStatus::Published,
+                        at(n),
+                        &["shared"],
+                    ),
+                    Vec::new(),
+                )
                 .await
                 .map(|_| ())
         }));

@@ -26,11 +26,14 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// Largest request body the web layer accepts (admin forms, comment forms).
 pub const MAX_FORM_BODY: usize = 1024 * 1024;
 
-/// The whole HTTP application: public pages, feeds, admin UI and static assets.
+/// The whole HTTP application: public pages, feeds, the federation routes (discovery,
+/// actors, collections, inboxes), admin UI and static assets.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages::routes())
         .merge(feeds::routes())
+        .merge(gloss_federation::routes::routes())
+        .merge(gloss_federation::inbox::routes())
         .nest("/admin", admin::routes())
         .route("/static/style.css", get(stylesheet))
         .fallback(fallback)

@@ -1,6 +1,8 @@
 //! The application context handed to every handler: one value, no globals, so that
 //! several Gloss instances can run in one test process.
 
+use axum::extract::FromRef;
+use gloss_federation::context::Federation;
 use gloss_storage::Store;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,6 +38,9 @@ impl WebConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<WebConfig>,
+    /// The federation context: actor keys, URLs, the HTTP client. The federation read
+    /// routes take it from here (see the `FromRef` impl below).
+    pub federation: Federation,
     /// The one-time token of the setup link, while no author exists yet.
     pub setup_token: Arc<Mutex<Option<String>>>,
     /// Failed logins per client address, for the login rate limit.
@@ -43,10 +48,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Self {
+    /// `federation` must be built over the same store and public URL as the web layer.
+    pub fn new(store: Arc<dyn Store>, config: WebConfig, federation: Federation) -> Self {
         AppState {
             store,
             config: Arc::new(config),
+            federation,
             setup_token: Arc::new(Mutex::new(None)),
             login_limiter: Arc::new(RateLimiter::new(5, Duration::from_secs(15 * 60))),
         }
@@ -58,6 +65,13 @@ impl AppState {
         if let Ok(mut slot) = self.setup_token.lock() {
             *slot = Some(token);
         }
+    }
+}
+
+/// Lets `gloss_federation::routes::routes()` run on the web application's state.
+impl FromRef<AppState> for Federation {
+    fn from_ref(state: &AppState) -> Federation {
+        state.federation.clone()
     }
 }
 

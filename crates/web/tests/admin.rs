@@ -32,6 +32,10 @@ impl App {
         format!("{}{path}", self.base)
     }
 
+    fn urls(&self) -> gloss_federation::urls::Urls {
+        self.state.federation.urls().clone()
+    }
+
     async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
@@ -93,6 +97,8 @@ impl App {
 }
 
 fn client() -> reqwest::Client {
+    // reqwest is built without a TLS provider of its own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -112,7 +118,8 @@ async fn spawn() -> App {
         public_url: url::Url::parse(&base).unwrap(),
         posts_per_page: 10,
     };
-    let state = AppState::new(store, config);
+    let federation = federation(&store, &base);
+    let state = AppState::new(store, config, federation);
     let app = gloss_web::router(state.clone());
     tokio::spawn(async move {
         axum::serve(
@@ -936,6 +943,7 @@ async fn an_author_cannot_change_someone_elses_post() {
     app.logged_in_as("bo", false).await;
     let post = gloss_federation::authoring::create_post(
         app.store(),
+        &app.urls(),
         gloss_federation::authoring::PostInput {
             author_id: admin.id,
             title: "Ana's".into(),
@@ -1109,6 +1117,7 @@ async fn comments_are_listed_and_can_be_approved_hidden_and_deleted() {
     let ana = app.logged_in_as("ana", true).await;
     let post = gloss_federation::authoring::create_post(
         app.store(),
+        &app.urls(),
         gloss_federation::authoring::PostInput {
             author_id: ana.id,
             title: "Commented".into(),
@@ -1231,6 +1240,7 @@ async fn the_dashboard_counts_posts_and_pending_comments() {
     let ana = app.logged_in_as("ana", true).await;
     let post = gloss_federation::authoring::create_post(
         app.store(),
+        &app.urls(),
         gloss_federation::authoring::PostInput {
             author_id: ana.id,
             title: "Counted".into(),
@@ -1255,4 +1265,359 @@ async fn the_dashboard_counts_posts_and_pending_comments() {
         html.contains("<strong>2</strong> comments waiting"),
         "{html}"
     );
+}
+
+/// The federation context of a test app, over the same store and public URL.
+fn federation(
+    store: &std::sync::Arc<dyn gloss_storage::Store>,
+    base: &str,
+) -> gloss_federation::context::Federation {
+    let settings = gloss_federation::context::FederationSettings {
+        public_url: url::Url::parse(base).unwrap(),
+        blog_handle: "blog".to_owned(),
+        allow_private_addresses: false,
+        extra_ca_pem: None,
+    };
+    let http = gloss_federation::http_client::build_client(&Default::default()).unwrap();
+    gloss_federation::context::Federation::new(store.clone(), settings, http)
+}
+
+// ---- fediverse: followers, delivery status, settings ----
+
+/// Stores a remote actor on social.example and makes it follow the blog in `state`.
+async fn remote_follower(
+    store: &dyn Store,
+    name: &str,
+    state: gloss_storage::FollowState,
+) -> gloss_storage::RemoteActor {
+    let id = format!("https://social.example/users/{name}");
+    let actor = store
+        .upsert_remote_actor(gloss_storage::RemoteActorUpsert {
+            ap_id: id.clone(),
+            kind: "Person".into(),
+            preferred_username: Some(name.into()),
+            name: Some(format!("{name} <b>display</b>")),
+            url: Some(format!("https://social.example/@{name}")),
+            icon_url: Some(format!("https://social.example/{name}.png")),
+            inbox: format!("{id}/inbox"),
+            shared_inbox: None,
+            public_key_id: format!("{id}#main-key"),
+            public_key_pem: "unused".into(),
+            host: "social.example".into(),
+            fetched_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_follower(
+            gloss_storage::LocalActor::Blog,
+            actor.id,
+            &format!("https://social.example/follows/{name}"),
+            state,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    actor
+}
+
+/// Claims every queued delivery: (activity type, inbox, payload).
+async fn queued(store: &dyn Store) -> Vec<(String, String, serde_json::Value)> {
+    store
+        .claim_deliveries(
+            Utc::now() + chrono::TimeDelta::seconds(5),
+            1000,
+            1000,
+            chrono::TimeDelta::minutes(5),
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| {
+            let payload: serde_json::Value = serde_json::from_str(&job.payload).unwrap();
+            (
+                payload["type"].as_str().unwrap().to_owned(),
+                job.inbox,
+                payload,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn followers_are_listed_and_can_be_approved_denied_and_removed() {
+    use gloss_storage::{FollowState, LocalActor};
+    let app = spawn().await;
+    app.logged_in_as("ana", true).await;
+    let alice = remote_follower(app.store(), "alice", FollowState::Accepted).await;
+    let bob = remote_follower(app.store(), "bob", FollowState::Pending).await;
+    let carol = remote_follower(app.store(), "carol", FollowState::Pending).await;
+
+    let page = app.get("/admin/followers").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("@alice@social.example"), "{html}");
+    assert!(
+        html.contains("alice &lt;b&gt;display&lt;/b&gt;") || html.contains("alice &#60;b&#62;")
+    );
+    assert!(html.contains("https://social.example/alice.png"));
+    assert!(html.contains("Waiting for approval"));
+    assert!(html.contains("@bob@social.example"));
+    assert!(html.contains("/admin/followers/approve"));
+    assert!(html.contains("/admin/followers\"") || html.contains("href=\"/admin/followers"));
+
+    let remote = bob.id.0.to_string();
+    let response = app
+        .post_with_csrf(
+            "/admin/followers",
+            "/admin/followers/approve",
+            &[("actor", "blog"), ("remote", &remote)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&response),
+        "/admin/followers?actor=blog&done=approved"
+    );
+    let bob_follow = app
+        .store()
+        .follower(LocalActor::Blog, bob.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bob_follow.state, FollowState::Accepted);
+    let sent = queued(app.store()).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "Accept");
+    assert_eq!(sent[0].1, "https://social.example/users/bob/inbox");
+    assert_eq!(
+        sent[0].2["object"]["id"],
+        "https://social.example/follows/bob"
+    );
+    assert_eq!(sent[0].2["actor"], format!("{}/blog", app.base));
+
+    let remote = carol.id.0.to_string();
+    let response = app
+        .post_with_csrf(
+            "/admin/followers",
+            "/admin/followers/deny",
+            &[("actor", "blog"), ("remote", &remote)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.store()
+            .follower(LocalActor::Blog, carol.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let remote = alice.id.0.to_string();
+    let response = app
+        .post_with_csrf(
+            "/admin/followers",
+            "/admin/followers/remove",
+            &[("actor", "blog"), ("remote", &remote)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert!(
+        app.store()
+            .follower(LocalActor::Blog, alice.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let sent = queued(app.store()).await;
+    let kinds: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|(kind, inbox, _)| (kind.as_str(), inbox.as_str()))
+        .collect();
+    assert_eq!(kinds.len(), 2);
+    assert!(kinds.contains(&("Reject", "https://social.example/users/carol/inbox")));
+    assert!(kinds.contains(&("Reject", "https://social.example/users/alice/inbox")));
+
+    // Approving someone who is not waiting is not found.
+    let remote = alice.id.0.to_string();
+    let response = app
+        .post_with_csrf(
+            "/admin/followers",
+            "/admin/followers/approve",
+            &[("actor", "blog"), ("remote", &remote)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn only_admins_manage_the_blogs_followers() {
+    use gloss_storage::FollowState;
+    let app = spawn().await;
+    create_author(app.store(), "ana", true).await;
+    app.logged_in_as("bo", false).await;
+    let bob = remote_follower(app.store(), "bob", FollowState::Pending).await;
+    let html = app.get("/admin/followers").await.text().await.unwrap();
+    assert!(html.contains("@bob@social.example"));
+    assert!(!html.contains("/admin/followers/approve"));
+    let remote = bob.id.0.to_string();
+    let response = app
+        .post_with_csrf(
+            "/admin/followers",
+            "/admin/followers/approve",
+            &[("actor", "blog"), ("remote", &remote)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // Without the CSRF token, nothing happens either.
+    let response = app
+        .post(
+            "/admin/followers/deny",
+            &[("actor", "blog"), ("remote", &remote)],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(queued(app.store()).await.is_empty());
+}
+
+#[tokio::test]
+async fn post_pages_show_delivery_status_and_failures() {
+    use gloss_storage::{DeliveryOutcome, FollowState};
+    let app = spawn().await;
+    app.logged_in_as("ana", true).await;
+    remote_follower(app.store(), "alice", FollowState::Accepted).await;
+    app.post_with_csrf(
+        "/admin/posts/new",
+        "/admin/posts",
+        &[
+            ("title", "Sent"),
+            ("body", "to the fediverse"),
+            ("status", "published"),
+            ("action", "save"),
+        ],
+    )
+    .await;
+    let post = all_posts(app.store()).await.remove(0);
+    let html = app.get("/admin/posts").await.text().await.unwrap();
+    assert!(
+        html.contains("Delivered 0 / pending 1 / failed 0"),
+        "{html}"
+    );
+
+    let job = app
+        .store()
+        .claim_deliveries(
+            Utc::now() + chrono::TimeDelta::seconds(5),
+            10,
+            10,
+            chrono::TimeDelta::minutes(2),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    app.store()
+        .finish_delivery(
+            job.id,
+            DeliveryOutcome::Failed {
+                status: Some(403),
+                error: "HTTP 403".into(),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let html = app.get("/admin/posts").await.text().await.unwrap();
+    assert!(
+        html.contains("Delivered 0 / pending 0 / failed 1"),
+        "{html}"
+    );
+    let html = app
+        .get(&format!("/admin/posts/{}/edit", post.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Deliveries to followers"), "{html}");
+    assert!(html.contains("https://social.example/users/alice/inbox"));
+    assert!(html.contains("HTTP 403"));
+}
+
+#[tokio::test]
+async fn the_slug_of_a_published_post_cannot_be_changed_in_the_editor() {
+    let app = spawn().await;
+    app.logged_in_as("ana", true).await;
+    app.post_with_csrf(
+        "/admin/posts/new",
+        "/admin/posts",
+        &[
+            ("title", "First"),
+            ("body", "one"),
+            ("status", "published"),
+            ("action", "save"),
+        ],
+    )
+    .await;
+    let post = all_posts(app.store()).await.remove(0);
+    let response = app
+        .post_with_csrf(
+            &format!("/admin/posts/{}/edit", post.id),
+            &format!("/admin/posts/{}", post.id),
+            &[
+                ("title", "First"),
+                ("slug", "renamed"),
+                ("body", "one"),
+                ("status", "published"),
+                ("action", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("fediverse id"));
+    assert_eq!(
+        app.store().post_by_id(post.id).await.unwrap().unwrap().slug,
+        "first"
+    );
+}
+
+#[tokio::test]
+async fn the_fediverse_settings_are_saved() {
+    let app = spawn().await;
+    app.logged_in_as("ana", true).await;
+    let html = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(html.contains("name=\"manually_approves_followers\""));
+    assert!(html.contains("value=\"excerpt\""));
+    let response = app
+        .post_with_csrf(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("title", "Blog"),
+                ("fediverse_fields", "1"),
+                ("manually_approves_followers", "on"),
+                ("note_content", "excerpt"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let settings = app.store().blog_settings().await.unwrap();
+    assert!(settings.manually_approves_followers);
+    assert_eq!(settings.note_content, gloss_storage::NoteContent::Excerpt);
+    let html = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(html.contains("value=\"on\" checked"), "{html}");
+    assert!(html.contains("value=\"excerpt\" checked"));
+
+    // Unchecking the box turns manual approval off.
+    app.post_with_csrf(
+        "/admin/settings",
+        "/admin/settings",
+        &[
+            ("title", "Blog"),
+            ("fediverse_fields", "1"),
+            ("note_content", "full"),
+        ],
+    )
+    .await;
+    let settings = app.store().blog_settings().await.unwrap();
+    assert!(!settings.manually_approves_followers);
+    assert_eq!(settings.note_content, gloss_storage::NoteContent::Full);
 }

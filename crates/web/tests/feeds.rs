@@ -19,7 +19,14 @@ struct TestApp {
 }
 
 impl TestApp {
+    /// Our URLs, as the federation context builds them.
+    fn urls(&self) -> gloss_federation::urls::Urls {
+        gloss_federation::urls::Urls::new(&url::Url::parse(&self.base).unwrap())
+    }
+
     async fn spawn() -> TestApp {
+        // reqwest is built without a TLS provider of its own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let store = gloss_storage::connect(&format!("sqlite:{}/t.db", dir.path().display()))
             .await
@@ -30,7 +37,8 @@ impl TestApp {
             public_url: url::Url::parse(&base).unwrap(),
             posts_per_page: 10,
         };
-        let app = gloss_web::router(AppState::new(store.clone(), config));
+        let federation = federation(&store, &base);
+        let app = gloss_web::router(AppState::new(store.clone(), config, federation));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         TestApp {
             base,
@@ -82,6 +90,7 @@ impl TestApp {
     async fn post(&self, author: &Author, title: &str, day: u32, status: PostStatus) -> Post {
         authoring::create_post(
             &*self.store,
+            &self.urls(),
             PostInput {
                 author_id: author.id,
                 title: title.to_owned(),
@@ -137,7 +146,7 @@ async fn the_posts_feed_carries_the_newest_published_posts() {
     let newer = app.post(&ann, "Newer", 2, PostStatus::Published).await;
     app.post(&ann, "Draft", 3, PostStatus::Draft).await;
     let doomed = app.post(&ann, "Doomed", 4, PostStatus::Published).await;
-    authoring::delete_post(&*app.store, doomed.id)
+    authoring::delete_post(&*app.store, &app.urls(), doomed.id)
         .await
         .unwrap();
     app.store
@@ -196,6 +205,7 @@ async fn the_posts_feed_carries_the_newest_published_posts() {
     // An edit moves `updated`, not `published`.
     authoring::update_post(
         &*app.store,
+        &app.urls(),
         newer.id,
         PostInput {
             author_id: ann.id,
@@ -249,6 +259,7 @@ async fn hostile_text_is_escaped_and_the_feed_still_parses() {
     let hostile = "<script>alert(1)</script> & \"quoted\" \u{1}";
     let post = authoring::create_post(
         &*app.store,
+        &app.urls(),
         PostInput {
             author_id: ann.id,
             title: hostile.to_owned(),
@@ -350,10 +361,25 @@ async fn the_comments_feed_of_a_missing_post_is_404_or_410() {
     let ann = app.author("ann", "Ann").await;
     app.post(&ann, "Draft", 1, PostStatus::Draft).await;
     let doomed = app.post(&ann, "Doomed", 2, PostStatus::Published).await;
-    authoring::delete_post(&*app.store, doomed.id)
+    authoring::delete_post(&*app.store, &app.urls(), doomed.id)
         .await
         .unwrap();
     assert_eq!(app.get("/posts/draft/comments.atom").await.0, 404);
     assert_eq!(app.get("/posts/nothing/comments.atom").await.0, 404);
     assert_eq!(app.get("/posts/doomed/comments.atom").await.0, 410);
+}
+
+/// The federation context of a test app, over the same store and public URL.
+fn federation(
+    store: &std::sync::Arc<dyn gloss_storage::Store>,
+    base: &str,
+) -> gloss_federation::context::Federation {
+    let settings = gloss_federation::context::FederationSettings {
+        public_url: url::Url::parse(base).unwrap(),
+        blog_handle: "blog".to_owned(),
+        allow_private_addresses: false,
+        extra_ca_pem: None,
+    };
+    let http = gloss_federation::http_client::build_client(&Default::default()).unwrap();
+    gloss_federation::context::Federation::new(store.clone(), settings, http)
 }

@@ -19,7 +19,14 @@ struct TestApp {
 }
 
 impl TestApp {
+    /// Our URLs, as the federation context builds them.
+    fn urls(&self) -> gloss_federation::urls::Urls {
+        gloss_federation::urls::Urls::new(&url::Url::parse(&self.base).unwrap())
+    }
+
     async fn spawn(posts_per_page: i64) -> TestApp {
+        // reqwest is built without a TLS provider of its own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
         let store = gloss_storage::connect(&format!("sqlite:{}/t.db", dir.path().display()))
             .await
@@ -30,7 +37,8 @@ impl TestApp {
             public_url: url::Url::parse(&base).unwrap(),
             posts_per_page,
         };
-        let app = gloss_web::router(AppState::new(store.clone(), config));
+        let federation = federation(&store, &base);
+        let app = gloss_web::router(AppState::new(store.clone(), config, federation));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         TestApp {
             base,
@@ -95,6 +103,7 @@ impl TestApp {
     ) -> Post {
         authoring::create_post(
             &*self.store,
+            &self.urls(),
             PostInput {
                 author_id: author.id,
                 title: title.to_owned(),
@@ -328,6 +337,7 @@ async fn the_post_page_shows_the_article_and_updated_only_after_an_edit() {
         .unwrap();
     authoring::update_post(
         &*app.store,
+        &app.urls(),
         post.id,
         PostInput {
             author_id: ann.id,
@@ -357,7 +367,7 @@ async fn drafts_unknown_and_deleted_posts_answer_404_and_410() {
     app.post_with(&ann, "Draft post", &[], 1, PostStatus::Draft, "x")
         .await;
     let doomed = app.post(&ann, "Doomed post", &[], 2).await;
-    authoring::delete_post(&*app.store, doomed.id)
+    authoring::delete_post(&*app.store, &app.urls(), doomed.id)
         .await
         .unwrap();
 
@@ -593,4 +603,19 @@ async fn author_pages_show_an_h_card_and_the_authors_posts() {
     assert!(empty.page("/authors/carol").await.contains("No posts yet."));
     assert_eq!(app.get("/authors/nobody").await.0, 404);
     assert_eq!(app.get("/authors/ann?page=2").await.0, 404);
+}
+
+/// The federation context of a test app, over the same store and public URL.
+fn federation(
+    store: &std::sync::Arc<dyn gloss_storage::Store>,
+    base: &str,
+) -> gloss_federation::context::Federation {
+    let settings = gloss_federation::context::FederationSettings {
+        public_url: url::Url::parse(base).unwrap(),
+        blog_handle: "blog".to_owned(),
+        allow_private_addresses: false,
+        extra_ca_pem: None,
+    };
+    let http = gloss_federation::http_client::build_client(&Default::default()).unwrap();
+    gloss_federation::context::Federation::new(store.clone(), settings, http)
 }

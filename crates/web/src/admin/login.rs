@@ -181,7 +181,7 @@ pub(crate) async fn dashboard(
     State(state): State<AppState>,
     session: AdminSession,
 ) -> Result<Response, AppError> {
-    let counts = state.store.site_counts().await?;
+    let counts = state.store.site_counts(chrono::Utc::now()).await?;
     let pending = state
         .store
         .recent_comments(

@@ -4,13 +4,14 @@
 //! - [`session`]: session cookies, the [`AdminSession`] extractor, CSRF checks.
 //! - `login`: log in and out, and the dashboard.
 //! - `setup`: the one-time link that creates the first (admin) author.
-//! - `posts`, `settings`, `comments`: the pages behind the navigation.
+//! - `posts`, `settings`, `comments`, `followers`: the pages behind the navigation.
 //!
 //! Every admin response carries `Cache-Control: no-store` (pages show private drafts
 //! and CSRF tokens) and `X-Robots-Tag: noindex`.
 
 pub mod auth;
 mod comments;
+mod followers;
 mod login;
 mod posts;
 pub mod session;
@@ -52,6 +53,10 @@ pub fn routes() -> Router<AppState> {
         .route("/comments/{id}/hide", post(comments::hide))
         .route("/comments/{id}/approve", post(comments::approve))
         .route("/comments/{id}/delete", post(comments::delete))
+        .route("/followers", get(followers::list))
+        .route("/followers/approve", post(followers::approve))
+        .route("/followers/deny", post(followers::deny))
+        .route("/followers/remove", post(followers::remove))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

@@ -1,8 +1,9 @@
 //! Writing posts: the list, the Markdown editor with its preview, and deletion.
 //!
 //! Saving goes through `gloss_federation::authoring`, the same use cases as
-//! `gloss post publish`. An author may edit and delete their own posts; an admin
-//! may edit and delete every post.
+//! `gloss post publish` (which also record the activities sent to followers). An
+//! author may edit and delete their own posts; an admin may edit and delete every post.
+//! The list shows each post's delivery counts, the editor its failed deliveries.
 
 use crate::admin::session::{AdminForm, AdminSession};
 use crate::admin::{Chrome, format_date, render};
@@ -16,7 +17,8 @@ use gloss_federation::authoring::{
     AuthoringError, PostInput, SUMMARY_CHARS, create_post, delete_post, update_post,
 };
 use gloss_federation::content::{plain_text_excerpt, render_markdown};
-use gloss_storage::{Page, Post, PostId, PostStatus};
+use gloss_federation::urls::Urls;
+use gloss_storage::{DeliveryState, Page, Post, PostId, PostStatus};
 use serde::Deserialize;
 
 /// Posts per page of the admin list.
@@ -31,6 +33,36 @@ struct PostRow {
     /// The public page, for published posts.
     public_path: Option<String>,
     can_edit: bool,
+    /// Deliveries of the post's activities to followers' inboxes.
+    deliveries: DeliveryCounts,
+}
+
+/// How many deliveries of a post's activities are in each state.
+struct DeliveryCounts {
+    delivered: i64,
+    pending: i64,
+    failed: i64,
+}
+
+impl DeliveryCounts {
+    fn any(&self) -> bool {
+        self.delivered + self.pending + self.failed > 0
+    }
+}
+
+/// A delivery that was given up, as the editor lists it.
+struct FailedDelivery {
+    kind: String,
+    inbox: String,
+    attempts: i32,
+    last_status: Option<i32>,
+    last_error: String,
+    date: String,
+}
+
+/// Our URLs (ids of actors, posts and activities), from the federation context.
+fn urls(state: &AppState) -> &Urls {
+    state.federation.urls()
 }
 
 #[derive(Template)]
@@ -70,17 +102,23 @@ pub(crate) async fn list(
         .store
         .all_posts(Page::number(page, POSTS_PER_PAGE))
         .await?;
-    let rows: Vec<PostRow> = posts
-        .iter()
-        .map(|post| PostRow {
+    let mut rows: Vec<PostRow> = Vec::with_capacity(posts.len());
+    for post in &posts {
+        let (pending, delivered, failed) = state.store.delivery_counts_for_post(post.id).await?;
+        rows.push(PostRow {
             id: post.id.0,
             title: post.title.clone(),
             status: post.status.as_str(),
             date: format_date(post.published_at),
             public_path: (post.status == PostStatus::Published).then(|| public_path(post)),
             can_edit: may_edit(&session, post),
-        })
-        .collect();
+            deliveries: DeliveryCounts {
+                delivered,
+                pending,
+                failed,
+            },
+        });
+    }
     let notice = match query.done.as_str() {
         "deleted" => Some("The post was deleted. Its address now answers “410 Gone”."),
         _ => None,
@@ -156,6 +194,10 @@ struct PostFormPage {
     /// The post's public page, once published.
     public_path: Option<String>,
     delete_url: Option<String>,
+    /// Delivery counts of an existing post.
+    deliveries: Option<DeliveryCounts>,
+    /// Deliveries that were given up, newest first.
+    failed_deliveries: Vec<FailedDelivery>,
 }
 
 impl PostFormPage {
@@ -170,6 +212,8 @@ impl PostFormPage {
             preview_html: None,
             public_path: None,
             delete_url: None,
+            deliveries: None,
+            failed_deliveries: Vec::new(),
         }
     }
 
@@ -184,9 +228,43 @@ impl PostFormPage {
             preview_html: None,
             public_path: (post.status == PostStatus::Published).then(|| public_path(post)),
             delete_url: Some(format!("/admin/posts/{}/delete", post.id)),
+            deliveries: None,
+            failed_deliveries: Vec::new(),
         }
     }
+
+    /// Adds the post's delivery status.
+    async fn with_deliveries(mut self, state: &AppState, post: &Post) -> Result<Self, AppError> {
+        let (pending, delivered, failed) = state.store.delivery_counts_for_post(post.id).await?;
+        self.deliveries = Some(DeliveryCounts {
+            delivered,
+            pending,
+            failed,
+        });
+        if failed > 0 {
+            self.failed_deliveries = state
+                .store
+                .deliveries_for_post(post.id)
+                .await?
+                .into_iter()
+                .filter(|delivery| delivery.state == DeliveryState::Failed)
+                .take(MAX_FAILED_SHOWN)
+                .map(|delivery| FailedDelivery {
+                    kind: delivery.kind,
+                    inbox: delivery.inbox,
+                    attempts: delivery.attempts,
+                    last_status: delivery.last_status,
+                    last_error: delivery.last_error.unwrap_or_default(),
+                    date: format_date(delivery.updated_at),
+                })
+                .collect();
+        }
+        Ok(self)
+    }
 }
+
+/// Most failed deliveries listed on the editor.
+const MAX_FAILED_SHOWN: usize = 200;
 
 /// `GET /admin/posts/new`: an empty editor.
 pub(crate) async fn new_page(session: AdminSession) -> Result<Response, AppError> {
@@ -231,7 +309,9 @@ pub(crate) async fn edit_page(
     Query(query): Query<EditQuery>,
 ) -> Result<Response, AppError> {
     let post = editable_post(&state, &session, id).await?;
-    let mut page = PostFormPage::edit_post(&session, &post, PostForm::from_post(&post));
+    let mut page = PostFormPage::edit_post(&session, &post, PostForm::from_post(&post))
+        .with_deliveries(&state, &post)
+        .await?;
     if query.saved == "1" {
         page.notice = Some("Saved.");
     }
@@ -290,11 +370,12 @@ async fn submit(
         }
     };
     let saved = match existing {
-        Some(post) => update_post(state.store.as_ref(), post.id, input).await,
-        None => create_post(state.store.as_ref(), input).await,
+        Some(post) => update_post(state.store.as_ref(), urls(state), post.id, input).await,
+        None => create_post(state.store.as_ref(), urls(state), input).await,
     };
     match saved {
         Ok(post) => {
+            state.federation.wake_delivery_worker();
             Ok(Redirect::to(&format!("/admin/posts/{}/edit?saved=1", post.id)).into_response())
         }
         Err(AuthoringError::Invalid(message)) => {
@@ -309,6 +390,7 @@ async fn submit(
         }
         Err(AuthoringError::NotFound(_)) => Err(AppError::NotFound),
         Err(AuthoringError::Storage(err)) => Err(err.into()),
+        Err(err @ AuthoringError::Outbox(_)) => Err(AppError::Internal(err.to_string())),
     }
 }
 
@@ -382,8 +464,11 @@ pub(crate) async fn delete(
     AdminForm { session, .. }: AdminForm<DeleteForm>,
 ) -> Result<Response, AppError> {
     let post = editable_post(&state, &session, id).await?;
-    match delete_post(state.store.as_ref(), post.id).await {
-        Ok(()) => Ok(Redirect::to("/admin/posts?done=deleted").into_response()),
+    match delete_post(state.store.as_ref(), urls(&state), post.id).await {
+        Ok(()) => {
+            state.federation.wake_delivery_worker();
+            Ok(Redirect::to("/admin/posts?done=deleted").into_response())
+        }
         Err(AuthoringError::NotFound(_)) => Err(AppError::NotFound),
         Err(AuthoringError::Storage(err)) => Err(err.into()),
         Err(other) => Err(AppError::BadRequest(other.to_string())),

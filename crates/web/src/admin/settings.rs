@@ -1,4 +1,5 @@
-//! Blog settings: title, description, avatar and default author. Admins only.
+//! Blog settings: title, description, avatar, default author, and how the blog
+//! federates (manual approval of followers, full text or excerpt in Notes). Admins only.
 
 use crate::admin::session::{AdminForm, AdminSession};
 use crate::admin::{Chrome, render};
@@ -8,7 +9,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use gloss_storage::{Author, AuthorId, BlogSettings};
+use gloss_storage::{Author, AuthorId, BlogSettings, NoteContent};
 use serde::Deserialize;
 
 /// Longest blog title, in characters.
@@ -30,6 +31,16 @@ pub(crate) struct SettingsForm {
     /// An author id, or empty for none.
     #[serde(default)]
     default_author: String,
+    /// The checkbox: present (any value) when checked, absent otherwise.
+    #[serde(default)]
+    manually_approves_followers: Option<String>,
+    /// `full` or `excerpt`; empty keeps the current choice.
+    #[serde(default)]
+    note_content: String,
+    /// A hidden field saying that the form carries the fediverse fields, so that an
+    /// absent checkbox means "unchecked" and not "not on this form".
+    #[serde(default)]
+    fediverse_fields: String,
 }
 
 impl SettingsForm {
@@ -42,6 +53,11 @@ impl SettingsForm {
                 .default_author_id
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
+            manually_approves_followers: settings
+                .manually_approves_followers
+                .then(|| "on".to_owned()),
+            note_content: settings.note_content.as_str().to_owned(),
+            fediverse_fields: "1".to_owned(),
         }
     }
 }
@@ -84,8 +100,13 @@ fn author_options(authors: &[Author], selected: &str) -> Vec<AuthorOption> {
         .collect()
 }
 
-/// Checks the form against the rules and the list of authors.
-fn validate(form: &SettingsForm, authors: &[Author]) -> Result<BlogSettings, String> {
+/// Checks the form against the rules and the list of authors, and returns `current`
+/// with this page's fields replaced (settings edited elsewhere are kept as they are).
+fn validate(
+    form: &SettingsForm,
+    authors: &[Author],
+    current: &BlogSettings,
+) -> Result<BlogSettings, String> {
     let title = form.title.trim();
     if title.is_empty() {
         return Err("The blog needs a title.".to_owned());
@@ -116,11 +137,23 @@ fn validate(form: &SettingsForm, authors: &[Author]) -> Result<BlogSettings, Str
             Some(AuthorId(id))
         }
     };
+    let note_content = match form.note_content.trim() {
+        "" => current.note_content,
+        text => NoteContent::parse(text)
+            .ok_or_else(|| "Choose whether posts are sent in full or as an excerpt.".to_owned())?,
+    };
     Ok(BlogSettings {
         title: title.to_owned(),
         description: description.to_owned(),
         avatar_url,
         default_author_id,
+        // A checkbox is absent from the form when unchecked.
+        manually_approves_followers: if form.fediverse_fields.is_empty() {
+            current.manually_approves_followers
+        } else {
+            form.manually_approves_followers.is_some()
+        },
+        note_content,
     })
 }
 
@@ -174,7 +207,8 @@ pub(crate) async fn save(
 ) -> Result<Response, AppError> {
     require_admin(&session)?;
     let authors = state.store.list_authors().await?;
-    match validate(&form, &authors) {
+    let current = state.store.blog_settings().await?;
+    match validate(&form, &authors, &current) {
         Ok(settings) => {
             state.store.update_blog_settings(&settings).await?;
             Ok(Redirect::to("/admin/settings?saved=1").into_response())
@@ -215,9 +249,10 @@ mod tests {
             title: title.to_owned(),
             ..SettingsForm::default()
         };
-        assert!(validate(&form("  "), &[]).is_err());
-        assert!(validate(&form(&"x".repeat(201)), &[]).is_err());
-        assert!(validate(&form(&"x".repeat(200)), &[]).is_ok());
+        let current = BlogSettings::default();
+        assert!(validate(&form("  "), &[], &current).is_err());
+        assert!(validate(&form(&"x".repeat(201)), &[], &current).is_err());
+        assert!(validate(&form(&"x".repeat(200)), &[], &current).is_ok());
     }
 
     #[test]
@@ -227,6 +262,55 @@ mod tests {
             default_author: "7".into(),
             ..SettingsForm::default()
         };
-        assert!(validate(&form, &[]).is_err());
+        assert!(validate(&form, &[], &BlogSettings::default()).is_err());
+    }
+
+    #[test]
+    fn the_federation_settings_are_read_from_the_form() {
+        let current = BlogSettings::default();
+        let form = SettingsForm {
+            title: "Blog".into(),
+            manually_approves_followers: Some("on".into()),
+            note_content: "excerpt".into(),
+            fediverse_fields: "1".into(),
+            ..SettingsForm::default()
+        };
+        let settings = validate(&form, &[], &current).unwrap_or_else(|e| panic!("{e}"));
+        assert!(settings.manually_approves_followers);
+        assert_eq!(settings.note_content, NoteContent::Excerpt);
+        let form = SettingsForm {
+            title: "Blog".into(),
+            note_content: "full".into(),
+            fediverse_fields: "1".into(),
+            ..SettingsForm::default()
+        };
+        let settings = validate(&form, &[], &current).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!settings.manually_approves_followers, "unchecked box");
+        assert_eq!(settings.note_content, NoteContent::Full);
+        let form = SettingsForm {
+            title: "Blog".into(),
+            note_content: "everything".into(),
+            ..SettingsForm::default()
+        };
+        assert!(validate(&form, &[], &current).is_err());
+    }
+
+    #[test]
+    fn saving_keeps_the_settings_edited_elsewhere() {
+        let current = BlogSettings {
+            manually_approves_followers: true,
+            note_content: gloss_storage::NoteContent::Excerpt,
+            ..BlogSettings::default()
+        };
+        let form = SettingsForm {
+            title: "Blog".into(),
+            ..SettingsForm::default()
+        };
+        let Ok(saved) = validate(&form, &[], &current) else {
+            panic!("a valid form is refused");
+        };
+        assert_eq!(saved.title, "Blog");
+        assert!(saved.manually_approves_followers);
+        assert_eq!(saved.note_content, gloss_storage::NoteContent::Excerpt);
     }
 }

@@ -1,7 +1,10 @@
-//! Listing pages: home, tag pages, the tag index and author pages.
+//! Listing pages: home, tag pages, the tag index and author pages. The author page's
+//! URL is also the author's ActivityPub actor id: ActivityPub clients get the actor
+//! document there (content negotiation).
 
 use super::{
-    EntryView, LinkView, Meta, Pager, entry_views, page_number, path_param, safe_url, tag_path,
+    EntryView, LinkView, Meta, Pager, entry_views, federation_error, page_number, path_param,
+    safe_url, tag_path, vary_on_accept,
 };
 use crate::error::AppError;
 use crate::layout::Site;
@@ -9,7 +12,9 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Html;
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use gloss_federation::routes::{activity_json_response, author_actor_json, wants_activity_json};
 use gloss_storage::Page;
 
 #[derive(Template)]
@@ -48,8 +53,9 @@ pub(super) async fn home(
     } else {
         format!("{} · page {page}", site.title)
     };
-    let meta = Meta::website(&state, &site, &pager.path, title, site.description.clone())
+    let mut meta = Meta::website(&state, &site, &pager.path, title, site.description.clone())
         .with_pager(&state, &pager);
+    meta.activity_alternate = Some(state.federation.urls().blog_actor());
     let feed_name = site.title.clone();
     let page = HomePage {
         site,
@@ -170,14 +176,45 @@ struct AuthorPage {
     pager: Pager,
 }
 
-/// `GET /authors/{username}`: the author's h-card and published posts.
+/// `GET /authors/{username}`: the author's h-card and published posts, or their actor
+/// document for ActivityPub clients. Both vary on `Accept`.
 pub(super) async fn author_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     username: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
-) -> Result<Html<String>, AppError> {
+) -> Response {
+    if wants_activity_json(&headers) {
+        vary_on_accept(author_actor(&state, username).await)
+    } else {
+        vary_on_accept(author_html(&state, username, query.as_deref()).await)
+    }
+}
+
+/// The author's actor document.
+async fn author_actor(
+    state: &AppState,
+    username: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
     let username = path_param(username)?;
-    let page = page_number(query.as_deref())?;
+    let author = state
+        .store
+        .author_by_username(&username)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let actor = author_actor_json(&state.federation, &author)
+        .await
+        .map_err(federation_error)?;
+    Ok(activity_json_response(&actor))
+}
+
+async fn author_html(
+    state: &AppState,
+    username: Result<Path<String>, PathRejection>,
+    query: Option<&str>,
+) -> Result<Response, AppError> {
+    let username = path_param(username)?;
+    let page = page_number(query)?;
     let author = state
         .store
         .author_by_username(&username)
@@ -194,8 +231,8 @@ pub(super) async fn author_page(
         .store
         .published_posts_by_author(author.id, Page::number(page, per_page))
         .await?;
-    let site = Site::load(&state).await?;
-    let entries = entry_views(&state, posts).await?;
+    let site = Site::load(state).await?;
+    let entries = entry_views(state, posts).await?;
     let bio = author.bio.trim().to_owned();
     let description = if bio.is_empty() {
         format!("Posts by {} on {}", author.display_name, site.title)
@@ -211,10 +248,11 @@ pub(super) async fn author_page(
         .as_deref()
         .and_then(|url| safe_url(url, Some(&state.config)));
     let mut meta =
-        Meta::website(&state, &site, &pager.path, title, description).with_pager(&state, &pager);
+        Meta::website(state, &site, &pager.path, title, description).with_pager(state, &pager);
     if avatar_url.is_some() {
         meta.image.clone_from(&avatar_url);
     }
+    meta.activity_alternate = Some(state.federation.urls().author_actor(&author.username));
     let feed_name = format!("Posts by {}", author.display_name);
     let page = AuthorPage {
         site,
@@ -227,5 +265,5 @@ pub(super) async fn author_page(
         entries,
         pager,
     };
-    Ok(Html(page.render()?))
+    Ok(Html(page.render()?).into_response())
 }

@@ -13,8 +13,11 @@ pub(crate) use post::published_post;
 use crate::error::AppError;
 use crate::state::{AppState, WebConfig};
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
+use gloss_federation::context::FederationError;
 use gloss_storage::{Author, AuthorId, Post, Tag};
 use std::collections::HashMap;
 
@@ -82,6 +85,33 @@ pub(crate) fn safe_url(raw: &str, config: Option<&WebConfig>) -> Option<String> 
         _ => return None,
     };
     matches!(parsed.scheme(), "http" | "https").then(|| parsed.to_string())
+}
+
+/// Adds `Vary: Accept` to a response of a URL that serves HTML or ActivityStreams
+/// JSON by content negotiation, whatever the outcome (caches must key on `Accept`).
+pub(crate) fn vary_on_accept(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    let already = response
+        .headers()
+        .get_all(header::VARY)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|name| name.trim().eq_ignore_ascii_case("accept"));
+    if !already {
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Accept"));
+    }
+    response
+}
+
+/// A federation failure as the web layer reports it.
+pub(crate) fn federation_error(err: FederationError) -> AppError {
+    match err {
+        FederationError::Storage(err) => AppError::Storage(err),
+        other => AppError::Internal(other.to_string()),
+    }
 }
 
 /// "1 comment", "N comments": the exact wording every page and test relies on.
@@ -161,6 +191,12 @@ pub(crate) struct Meta {
     /// Absolute URLs of the neighbouring pages of a listing.
     pub prev_url: Option<String>,
     pub next_url: Option<String>,
+    /// The ActivityPub id of what the page shows (a post's Note, an author's or the
+    /// blog's actor), for `<link rel="alternate" type="application/activity+json">`.
+    pub activity_alternate: Option<String>,
+    /// `@user@host` of the post's author, for `<meta name="fediverse:creator">`
+    /// (Mastodon credits the author on link previews).
+    pub fediverse_creator: Option<String>,
 }
 
 impl Meta {
@@ -185,6 +221,8 @@ impl Meta {
             modified_time: None,
             prev_url: None,
             next_url: None,
+            activity_alternate: None,
+            fediverse_creator: None,
         }
     }
 

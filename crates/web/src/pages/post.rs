@@ -1,15 +1,22 @@
-//! `GET /posts/{slug}`: a post's permalink page with its comment thread.
+//! `GET /posts/{slug}`: a post's permalink page with its comment thread, or, for
+//! ActivityPub clients (content negotiation), the post's Note: the permalink is the
+//! Note's id, so pasting it into Mastodon's search finds the post.
 
 use super::comments::{CommentView, build_comment_tree};
-use super::{DateView, LinkView, Meta, comments_label, path_param, post_path};
+use super::{DateView, LinkView, Meta, comments_label, path_param, post_path, vary_on_accept};
 use crate::error::AppError;
 use crate::layout::Site;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::response::Html;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use chrono::SecondsFormat;
+use gloss_federation::notes::{post_to_note, tombstone_json};
+use gloss_federation::routes::{
+    activity_json_response, activity_json_response_with_status, wants_activity_json,
+};
 use gloss_storage::{CommentFilter, Post, PostStatus};
 
 #[derive(Template)]
@@ -42,20 +49,61 @@ pub(crate) async fn published_post(state: &AppState, slug: &str) -> Result<Post,
     }
 }
 
-/// The post page.
+/// The post page, or its Note for ActivityPub clients. Both vary on `Accept`.
 pub(super) async fn post_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     slug: Result<Path<String>, PathRejection>,
-) -> Result<Html<String>, AppError> {
+) -> Response {
+    if wants_activity_json(&headers) {
+        vary_on_accept(post_note(&state, slug).await)
+    } else {
+        vary_on_accept(post_html(&state, slug).await)
+    }
+}
+
+/// The Note of a published post; a deleted post answers 410 with its Tombstone;
+/// drafts and unknown slugs are 404.
+async fn post_note(
+    state: &AppState,
+    slug: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
     let slug = path_param(slug)?;
-    let post = published_post(&state, &slug).await?;
+    let urls = state.federation.urls();
+    let post = match state.store.post_by_slug(&slug).await? {
+        Some(post) if post.status == PostStatus::Published => post,
+        Some(post) if post.status == PostStatus::Deleted => {
+            return Ok(activity_json_response_with_status(
+                StatusCode::GONE,
+                &tombstone_json(&post, urls),
+            ));
+        }
+        _ => return Err(AppError::NotFound),
+    };
+    let author = state
+        .store
+        .author_by_id(post.author_id)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("post {} has no author", post.id)))?;
+    let settings = state.store.blog_settings().await?;
+    Ok(activity_json_response(&post_to_note(
+        &post, &author, &settings, urls,
+    )))
+}
+
+async fn post_html(
+    state: &AppState,
+    slug: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
+    let slug = path_param(slug)?;
+    let post = published_post(state, &slug).await?;
     let author = state.store.author_by_id(post.author_id).await?;
     let comments = state
         .store
         .comments_for_post(post.id, CommentFilter::Public)
         .await?;
     let count = state.store.count_public_comments(post.id).await?;
-    let site = Site::load(&state).await?;
+    let site = Site::load(state).await?;
 
     let path = post_path(&post.slug);
     let url = state.config.absolute(&path);
@@ -64,12 +112,17 @@ pub(super) async fn post_page(
         .clone()
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| site.description.clone());
-    let mut meta = Meta::website(&state, &site, &path, post.title.clone(), description);
+    let mut meta = Meta::website(state, &site, &path, post.title.clone(), description);
     meta.og_type = "article";
     meta.published_time = Some(post.published_at.to_rfc3339_opts(SecondsFormat::Secs, true));
     meta.modified_time = post
         .updated_at
         .map(|date| date.to_rfc3339_opts(SecondsFormat::Secs, true));
+    let urls = state.federation.urls();
+    meta.activity_alternate = Some(urls.post(&post.slug));
+    meta.fediverse_creator = author
+        .as_ref()
+        .map(|author| format!("@{}@{}", author.username, urls.host()));
 
     let page = PostPage {
         comments: CommentView::from_nodes(build_comment_tree(comments), &url),
@@ -85,5 +138,5 @@ pub(super) async fn post_page(
         comments_label: comments_label(count),
         site,
     };
-    Ok(Html(page.render()?))
+    Ok(Html(page.render()?).into_response())
 }

@@ -1,0 +1,139 @@
+//! `Federation`: the federation context handed to every federation handler and to the
+//! delivery worker. One value per Gloss instance (no globals), cheap to clone.
+
+use crate::urls::Urls;
+use gloss_storage::{ActorKey, LocalActor, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+/// Federation settings, composed by the binary from its configuration.
+#[derive(Debug, Clone)]
+pub struct FederationSettings {
+    /// The blog's origin, e.g. `https://blog.example.org`.
+    pub public_url: Url,
+    /// The blog actor's handle (`@{blog_handle}@{host}`).
+    pub blog_handle: String,
+    /// Test networks only: lets fetches and deliveries reach loopback and private
+    /// addresses (`GLOSS_FEDERATION_ALLOW_PRIVATE_ADDRESSES`).
+    pub allow_private_addresses: bool,
+    /// Test networks only: an extra trusted CA certificate, PEM (`GLOSS_FEDERATION_EXTRA_CA`).
+    pub extra_ca_pem: Option<Vec<u8>>,
+}
+
+/// Why the federation context could not be set up or used.
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    #[error(transparent)]
+    Storage(#[from] gloss_storage::Error),
+    #[error("key generation failed: {0}")]
+    KeyGeneration(String),
+    #[error("HTTP client: {0}")]
+    HttpClient(String),
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    settings: FederationSettings,
+    urls: Urls,
+    http: reqwest::Client,
+    /// Parsed keys of our actors (parsing a PEM costs more than a signature).
+    keys: Mutex<HashMap<LocalActor, ActorKey>>,
+    /// Wakes this process's delivery worker after activities were recorded.
+    delivery_wakeup: Arc<tokio::sync::Notify>,
+}
+
+/// The federation context.
+#[derive(Clone)]
+pub struct Federation {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Federation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Federation")
+            .field("public_url", &self.inner.settings.public_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Federation {
+    /// Builds the context; `http` is the SSRF-safe client from `crate::http_client`.
+    pub fn new(store: Arc<dyn Store>, settings: FederationSettings, http: reqwest::Client) -> Self {
+        let urls = Urls::new(&settings.public_url);
+        Federation {
+            inner: Arc::new(Inner {
+                store,
+                settings,
+                urls,
+                http,
+                keys: Mutex::new(HashMap::new()),
+                delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn settings(&self) -> &FederationSettings {
+        &self.inner.settings
+    }
+
+    pub fn urls(&self) -> &Urls {
+        &self.inner.urls
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The signal that wakes this process's delivery worker (see `crate::delivery`).
+    pub fn delivery_wakeup(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.delivery_wakeup)
+    }
+
+    /// Tells the delivery worker that new activities wait, so that a post published in
+    /// the admin UI leaves at once instead of at the worker's next poll.
+    pub fn wake_delivery_worker(&self) {
+        self.inner.delivery_wakeup.notify_one();
+    }
+
+    /// The key pair of one of our actors, generated and stored on first use. Two
+    /// processes generating at once end up using the same stored key.
+    pub async fn actor_key(&self, actor: LocalActor) -> Result<ActorKey, FederationError> {
+        if let Some(key) = self.cached_key(actor) {
+            return Ok(key);
+        }
+        let key = match self.inner.store.actor_key(actor).await? {
+            Some(key) => key,
+            None => {
+                // RSA-2048 generation takes tens of milliseconds: off the async threads.
+                let pair = tokio::task::spawn_blocking(
+                    activitypub_federation::http_signatures::generate_actor_keypair,
+                )
+                .await
+                .map_err(|err| FederationError::KeyGeneration(err.to_string()))?
+                .map_err(|err| FederationError::KeyGeneration(err.to_string()))?;
+                self.inner
+                    .store
+                    .insert_actor_key_if_missing(ActorKey {
+                        actor,
+                        public_key_pem: pair.public_key,
+                        private_key_pem: pair.private_key,
+                        created_at: chrono::Utc::now(),
+                    })
+                    .await?
+            }
+        };
+        if let Ok(mut keys) = self.inner.keys.lock() {
+            keys.insert(actor, key.clone());
+        }
+        Ok(key)
+    }
+
+    fn cached_key(&self, actor: LocalActor) -> Option<ActorKey> {
+        self.inner.keys.lock().ok()?.get(&actor).cloned()
+    }
+}

@@ -1,0 +1,182 @@
+//! Every URL Gloss gives out, in one place. Ids must never change once given out, so
+//! these paths are part of the protocol: see FEDERATION.md.
+//!
+//! | what | path |
+//! |---|---|
+//! | blog actor | `/blog` (HTML: the home page) |
+//! | instance (application) actor | `/instance` |
+//! | author actor | `/authors/{username}` (HTML: the author page, by content negotiation) |
+//! | actor collections | `{actor}/inbox`, `/outbox`, `/followers`, `/following`, `/featured` |
+//! | shared inbox | `/inbox` |
+//! | post (Note) | `/posts/{slug}` (HTML and JSON by content negotiation) |
+//! | post collections | `/posts/{slug}/replies`, `/posts/{slug}/context` |
+//! | activity | `/activities/{uuid}` |
+//! | tag page (Hashtag href) | `/tags/{slug}` |
+
+use gloss_storage::{Author, LocalActor};
+use url::Url;
+
+/// Builds absolute URLs under the public URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Urls {
+    base: String,
+    host: String,
+}
+
+impl Urls {
+    /// `public_url` is the blog's origin, e.g. `https://blog.example.org`.
+    pub fn new(public_url: &Url) -> Urls {
+        let host = match (public_url.host_str(), public_url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => String::new(),
+        };
+        Urls {
+            base: public_url.as_str().trim_end_matches('/').to_owned(),
+            host,
+        }
+    }
+
+    /// The public URL without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Host (with port when not the default), as in `acct:` handles and `Host` headers.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// `path` (starting with `/`) made absolute.
+    pub fn absolute(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn home(&self) -> String {
+        self.absolute("/")
+    }
+
+    pub fn blog_actor(&self) -> String {
+        self.absolute("/blog")
+    }
+
+    pub fn instance_actor(&self) -> String {
+        self.absolute("/instance")
+    }
+
+    pub fn author_actor(&self, username: &str) -> String {
+        self.absolute(&format!("/authors/{username}"))
+    }
+
+    /// The id of a local actor; authors need their username.
+    pub fn actor(&self, actor: LocalActor, author: Option<&Author>) -> Option<String> {
+        match actor {
+            LocalActor::Blog => Some(self.blog_actor()),
+            LocalActor::Instance => Some(self.instance_actor()),
+            LocalActor::Author(_) => author.map(|a| self.author_actor(&a.username)),
+        }
+    }
+
+    /// `{actor}#main-key`.
+    pub fn key_id(actor_id: &str) -> String {
+        format!("{actor_id}#main-key")
+    }
+
+    pub fn inbox(actor_id: &str) -> String {
+        format!("{actor_id}/inbox")
+    }
+
+    pub fn outbox(actor_id: &str) -> String {
+        format!("{actor_id}/outbox")
+    }
+
+    pub fn followers(actor_id: &str) -> String {
+        format!("{actor_id}/followers")
+    }
+
+    pub fn following(actor_id: &str) -> String {
+        format!("{actor_id}/following")
+    }
+
+    pub fn featured(actor_id: &str) -> String {
+        format!("{actor_id}/featured")
+    }
+
+    pub fn shared_inbox(&self) -> String {
+        self.absolute("/inbox")
+    }
+
+    pub fn post(&self, slug: &str) -> String {
+        self.absolute(&format!("/posts/{slug}"))
+    }
+
+    pub fn post_replies(&self, slug: &str) -> String {
+        self.absolute(&format!("/posts/{slug}/replies"))
+    }
+
+    pub fn post_context(&self, slug: &str) -> String {
+        self.absolute(&format!("/posts/{slug}/context"))
+    }
+
+    pub fn tag(&self, slug: &str) -> String {
+        self.absolute(&format!("/tags/{slug}"))
+    }
+
+    /// A fresh activity id.
+    pub fn new_activity(&self) -> String {
+        self.absolute(&format!("/activities/{}", uuid::Uuid::now_v7()))
+    }
+
+    /// The post slug named by one of our post URLs, tolerating what other servers do
+    /// to them: `http` for `https`, a trailing slash, a query or a fragment
+    /// (security checklist P10).
+    pub fn post_slug_of(&self, url: &str) -> Option<String> {
+        let parsed = Url::parse(url).ok()?;
+        let ours = Url::parse(&self.base).ok()?;
+        if parsed.host_str()? != ours.host_str()? || parsed.port_or_known_default().is_none() {
+            return None;
+        }
+        if parsed.port() != ours.port() && parsed.scheme() == ours.scheme() {
+            return None;
+        }
+        let slug = parsed.path().strip_prefix("/posts/")?.trim_end_matches('/');
+        (!slug.is_empty() && !slug.contains('/')).then(|| slug.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls() -> Urls {
+        Urls::new(&Url::parse("https://blog.example.org").unwrap_or_else(|_| unreachable!()))
+    }
+
+    #[test]
+    fn actor_and_post_urls_hang_off_the_public_url() {
+        let u = urls();
+        assert_eq!(u.blog_actor(), "https://blog.example.org/blog");
+        assert_eq!(
+            Urls::inbox(&u.blog_actor()),
+            "https://blog.example.org/blog/inbox"
+        );
+        assert_eq!(u.post("a-b"), "https://blog.example.org/posts/a-b");
+        assert_eq!(u.host(), "blog.example.org");
+    }
+
+    #[test]
+    fn post_urls_are_recognised_in_their_usual_disguises() {
+        let u = urls();
+        for url in [
+            "https://blog.example.org/posts/a-b",
+            "http://blog.example.org/posts/a-b",
+            "https://blog.example.org/posts/a-b/",
+            "https://blog.example.org/posts/a-b?utm_source=x",
+            "https://blog.example.org/posts/a-b#comment-3",
+        ] {
+            assert_eq!(u.post_slug_of(url).as_deref(), Some("a-b"), "{url}");
+        }
+        assert_eq!(u.post_slug_of("https://evil.example/posts/a-b"), None);
+        assert_eq!(u.post_slug_of("https://blog.example.org/tags/a-b"), None);
+    }
+}
