@@ -8,8 +8,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod interop;
+
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -160,28 +162,67 @@ pub fn run(cmd: &mut Command) -> Output {
     output
 }
 
-fn free_port() -> u16 {
+/// Installs the process-wide TLS crypto provider (ring). The workspace builds reqwest with
+/// `rustls-no-provider`, so building any `reqwest::Client` panics until one is installed;
+/// `Server::start_with` and `get` call this, so tests that start a server first are covered.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (bound, then released).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
 }
 
+/// How to run `gloss serve`: the address it binds, the public URL it gives out, and extra
+/// settings as `GLOSS_*` environment variables.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub env: Vec<(String, String)>,
+}
+
+impl ServeOptions {
+    /// A free port on 127.0.0.1, with the matching `http://` public URL.
+    pub fn loopback() -> ServeOptions {
+        let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        ServeOptions {
+            listen,
+            public_url: format!("http://{listen}"),
+            env: Vec::new(),
+        }
+    }
+}
+
 /// A running `gloss serve`, killed on drop.
 pub struct Server {
     child: Child,
+    /// The public URL (on loopback tests, also the address it answers on).
     pub base_url: String,
+    /// The address it listens on.
+    pub listen: SocketAddr,
     log: Arc<Mutex<String>>,
 }
 
 impl Server {
     /// Starts `gloss serve` in `dir` on a free port and waits until it answers.
     pub fn start(dir: &Path, database_url: &str) -> Server {
-        let port = free_port();
-        let base_url = format!("http://127.0.0.1:{port}");
-        let mut child = gloss(dir, database_url)
-            .env("GLOSS_LISTEN", format!("127.0.0.1:{port}"))
-            .env("GLOSS_PUBLIC_URL", &base_url)
+        Server::start_with(dir, database_url, &ServeOptions::loopback())
+    }
+
+    /// Starts `gloss serve` in `dir` as `options` say and waits until it accepts
+    /// connections. Panics (with its log) when it exits first.
+    pub fn start_with(dir: &Path, database_url: &str, options: &ServeOptions) -> Server {
+        install_crypto_provider();
+        let mut cmd = gloss(dir, database_url);
+        cmd.env("GLOSS_LISTEN", options.listen.to_string())
+            .env("GLOSS_PUBLIC_URL", &options.public_url)
+            .envs(options.env.iter().map(|(k, v)| (k, v)));
+        let mut child = cmd
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -209,13 +250,19 @@ impl Server {
                 }
             });
         }
-        let server = Server {
+        let mut server = Server {
             child,
-            base_url,
+            base_url: options.public_url.trim_end_matches('/').to_owned(),
+            listen: options.listen,
             log,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(options.listen).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                // Give the reader threads a moment to collect the last lines.
+                std::thread::sleep(Duration::from_millis(200));
+                panic!("gloss serve exited with {status}:\n{}", server.log());
+            }
             assert!(
                 Instant::now() < deadline,
                 "gloss serve did not start:\n{}",
@@ -224,6 +271,12 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         server
+    }
+
+    /// Kills the server with SIGKILL (no graceful shutdown) and waits for it to exit.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Everything the server printed so far.
@@ -289,6 +342,7 @@ pub fn python_json(script: &str, args: &[&str], input: &[u8]) -> serde_json::Val
 
 /// Fetches a URL and returns (status, body).
 pub async fn get(url: &str) -> (u16, String) {
+    install_crypto_provider();
     let response = reqwest::get(url).await.expect("GET");
     let status = response.status().as_u16();
     (status, response.text().await.expect("body"))
