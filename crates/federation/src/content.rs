@@ -23,6 +23,31 @@ pub const MAX_COMMENT_INPUT: usize = 64 * 1024;
 
 const URL_SCHEMES: [&str; 3] = ["http", "https", "mailto"];
 
+/// The elements Mastodon keeps in remote content (`MASTODON_STRICT` in its
+/// `app/lib/sanitize_config.rb`): what comments may contain and what our Notes use.
+pub const MASTODON_STRICT_TAGS: [&str; 20] = [
+    "p",
+    "br",
+    "span",
+    "a",
+    "del",
+    "s",
+    "pre",
+    "blockquote",
+    "code",
+    "b",
+    "strong",
+    "u",
+    "i",
+    "em",
+    "ul",
+    "ol",
+    "li",
+    "ruby",
+    "rt",
+    "rp",
+];
+
 fn post_policy() -> &'static Builder<'static> {
     static POLICY: OnceLock<Builder<'static>> = OnceLock::new();
     POLICY.get_or_init(|| {
@@ -127,30 +152,7 @@ fn post_policy() -> &'static Builder<'static> {
 fn comment_policy() -> &'static Builder<'static> {
     static POLICY: OnceLock<Builder<'static>> = OnceLock::new();
     POLICY.get_or_init(|| {
-        let tags: HashSet<&str> = [
-            "p",
-            "br",
-            "span",
-            "a",
-            "del",
-            "s",
-            "pre",
-            "blockquote",
-            "code",
-            "b",
-            "strong",
-            "u",
-            "i",
-            "em",
-            "ul",
-            "ol",
-            "li",
-            "ruby",
-            "rt",
-            "rp",
-        ]
-        .into_iter()
-        .collect();
+        let tags: HashSet<&str> = MASTODON_STRICT_TAGS.into_iter().collect();
         let mut tag_attributes: HashMap<&str, HashSet<&str>> = HashMap::new();
         tag_attributes.insert("a", ["href", "class", "translate"].into_iter().collect());
         tag_attributes.insert("span", ["class", "translate"].into_iter().collect());

@@ -37,6 +37,9 @@ struct Inner {
     settings: FederationSettings,
     urls: Urls,
     http: reqwest::Client,
+    /// The client for inbox deliveries: never follows redirects (security checklist
+    /// Q11: an inbox answering 3xx is a failed delivery).
+    delivery_http: reqwest::Client,
     /// Parsed keys of our actors (parsing a PEM costs more than a signature).
     keys: Mutex<HashMap<LocalActor, ActorKey>>,
     /// Wakes this process's delivery worker after activities were recorded.
@@ -58,8 +61,21 @@ impl std::fmt::Debug for Federation {
 }
 
 impl Federation {
-    /// Builds the context; `http` is the SSRF-safe client from `crate::http_client`.
+    /// Builds the context; `http` is the SSRF-safe client from `crate::http_client`,
+    /// used for fetches and (unless [`Federation::with_delivery_client`] gives another)
+    /// for deliveries.
     pub fn new(store: Arc<dyn Store>, settings: FederationSettings, http: reqwest::Client) -> Self {
+        Self::with_delivery_client(store, settings, http.clone(), http)
+    }
+
+    /// Like [`Federation::new`], with a separate client for inbox deliveries (built with
+    /// `refuse_redirects`).
+    pub fn with_delivery_client(
+        store: Arc<dyn Store>,
+        settings: FederationSettings,
+        http: reqwest::Client,
+        delivery_http: reqwest::Client,
+    ) -> Self {
         let urls = Urls::new(&settings.public_url);
         Federation {
             inner: Arc::new(Inner {
@@ -67,6 +83,7 @@ impl Federation {
                 settings,
                 urls,
                 http,
+                delivery_http,
                 keys: Mutex::new(HashMap::new()),
                 delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
             }),
@@ -85,8 +102,14 @@ impl Federation {
         &self.inner.urls
     }
 
+    /// The client for fetching documents (follows at most one redirect).
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// The client for POSTing to inboxes (follows no redirect).
+    pub fn delivery_http(&self) -> &reqwest::Client {
+        &self.inner.delivery_http
     }
 
     /// The signal that wakes this process's delivery worker (see `crate::delivery`).

@@ -261,7 +261,10 @@ impl DeliveryWorker {
         let signers = Arc::new(Signers::default());
         let mut in_flight: JoinSet<()> = JoinSet::new();
         let mut stopping = *shutdown.borrow();
-        while !stopping {
+        // The signal is read again before every claim: `select!` below picks at random
+        // among ready branches, so a send finishing as the signal arrives could otherwise
+        // win, and the worker would claim and start a new batch after SIGTERM (Q8).
+        while !stopping && !*shutdown.borrow() {
             while in_flight.try_join_next().is_some() {}
             let free = self.settings.concurrency.saturating_sub(in_flight.len());
             let mut wait = self.settings.poll_interval;
@@ -436,7 +439,7 @@ async fn attempt(federation: &Federation, signers: &Signers, job: &DeliveryJob) 
         }
     };
     let mut request = federation
-        .http()
+        .delivery_http()
         .post(inbox.clone())
         .header(CONTENT_TYPE, ACTIVITY_CONTENT_TYPE)
         .body(job.payload.clone());

@@ -38,27 +38,12 @@ pub const NOTE_LANGUAGE: &str = "en";
 /// Longest excerpt built from the body when a post has no summary, in characters.
 const EXCERPT_CHARS: usize = 500;
 
-/// Mastodon's allow-list (app/lib/sanitize_config.rb, `MASTODON_STRICT`), minus the
-/// ruby annotations we never produce.
-const MASTODON_TAGS: [&str; 17] = [
-    "p",
-    "br",
-    "span",
-    "a",
-    "del",
-    "s",
-    "pre",
-    "blockquote",
-    "code",
-    "b",
-    "strong",
-    "u",
-    "i",
-    "em",
-    "ul",
-    "ol",
-    "li",
-];
+/// Mastodon's allow-list, minus the ruby annotations we never produce.
+fn mastodon_tags() -> impl Iterator<Item = &'static str> {
+    crate::content::MASTODON_STRICT_TAGS
+        .into_iter()
+        .filter(|tag| !matches!(*tag, "ruby" | "rt" | "rp"))
+}
 
 /// The post's Note as a complete JSON document, `@context` included. Activities may
 /// embed it as is (an embedded `@context` is valid JSON-LD and keeps the `Hashtag`
@@ -222,7 +207,7 @@ fn url_relative(base: Option<url::Url>) -> UrlRelative<'static> {
 /// output is html5ever's canonical serialization (lower-case names, double-quoted
 /// attributes, `<` escaped in text), which the scanner below relies on.
 fn canonical_policy(base: Option<url::Url>) -> Builder<'static> {
-    let mut tags: HashSet<&str> = MASTODON_TAGS.into_iter().collect();
+    let mut tags: HashSet<&str> = mastodon_tags().collect();
     tags.extend(["h1", "h2", "h3", "h4", "h5", "h6", "img"]);
     let mut builder = Builder::default();
     builder
@@ -245,7 +230,7 @@ fn canonical_policy(base: Option<url::Url>) -> Builder<'static> {
 fn mastodon_policy(base: Option<url::Url>) -> Builder<'static> {
     let mut builder = Builder::default();
     builder
-        .tags(MASTODON_TAGS.into_iter().collect())
+        .tags(mastodon_tags().collect())
         .tag_attributes(HashMap::from([
             ("a", HashSet::from(["href"])),
             ("ol", HashSet::from(["start", "reversed"])),

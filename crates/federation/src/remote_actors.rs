@@ -329,10 +329,25 @@ impl RemoteActors {
         };
         let owner = Url::parse(&owner)
             .map_err(|_| RemoteActorError::Invalid("invalid key owner".to_owned()))?;
-        if owner.host_str() != url.host_str() || owner == *url {
+        // S9: the same origin (scheme, host and port), not just the same host name:
+        // `victim.example:8443` may be another party's server than `victim.example`.
+        if owner.origin() != url.origin() || owner == *url {
             return Err(RemoteActorError::Invalid(
                 "the key's owner is not another URL on the same host".to_owned(),
             ));
+        }
+        // S11: an owner we hold a fresh copy of is not fetched again. Otherwise key ids
+        // that merely point near a known actor (`{actor}?n=1#main-key`, a new one per
+        // request) would refetch it every time, around the per-actor refetch limit; the
+        // caller still compares the key id and refetches within that limit.
+        if let Some(stored) = federation
+            .store()
+            .remote_actor_by_ap_id(owner.as_str())
+            .await?
+            && stored.deleted_at.is_none()
+            && Utc::now() - stored.fetched_at < FRESH_FOR
+        {
+            return Ok(stored);
         }
         let (document, fetched_from) = (self.fetch_document(federation, &owner).await?, owner);
         let settings = federation.settings();

@@ -69,7 +69,7 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
             path.display()
         );
     }
-    let http = build_client(&HttpClientSettings {
+    let client_settings = HttpClientSettings {
         allow_private_addresses: federation_settings.allow_private_addresses,
         extra_ca_pem: federation_settings.extra_ca_pem.clone(),
         // Servers' operators see who calls them, and where to look.
@@ -79,9 +79,21 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
             settings.public_base()
         ),
         ..HttpClientSettings::default()
+    };
+    let http =
+        build_client(&client_settings).context("cannot set up the federation HTTP client")?;
+    // Deliveries never follow redirects (an inbox answering 3xx is a failure).
+    let delivery_http = build_client(&HttpClientSettings {
+        refuse_redirects: true,
+        ..client_settings
     })
     .context("cannot set up the federation HTTP client")?;
-    let federation = Federation::new(Arc::clone(&store), federation_settings, http);
+    let federation = Federation::with_delivery_client(
+        Arc::clone(&store),
+        federation_settings,
+        http,
+        delivery_http,
+    );
     let delivery_federation = federation.clone();
     let state = AppState::new(
         Arc::clone(&store),

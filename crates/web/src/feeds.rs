@@ -139,17 +139,7 @@ async fn posts_feed(State(state): State<AppState>) -> Result<Response, AppError>
             offset: 0,
         })
         .await?;
-    let authors: HashMap<AuthorId, Author> = if posts.is_empty() {
-        HashMap::new()
-    } else {
-        state
-            .store
-            .list_authors()
-            .await?
-            .into_iter()
-            .map(|author| (author.id, author))
-            .collect()
-    };
+    let authors: HashMap<AuthorId, Author> = crate::pages::authors_of(&state, &posts).await?;
     let entries: Vec<Entry> = posts
         .iter()
         .map(|post| post_entry(&state, post, authors.get(&post.author_id)))

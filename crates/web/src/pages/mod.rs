@@ -303,23 +303,30 @@ pub(crate) struct EntryView {
     pub comments_label: String,
 }
 
+/// The authors of `posts` by id, in one query (none when there are no posts).
+pub(crate) async fn authors_of(
+    state: &AppState,
+    posts: &[Post],
+) -> Result<HashMap<AuthorId, Author>, AppError> {
+    if posts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(state
+        .store
+        .list_authors()
+        .await?
+        .into_iter()
+        .map(|author| (author.id, author))
+        .collect())
+}
+
 /// Turns a page of posts into listing entries. Costs one query for the authors and
 /// one comment count per post (at most `posts_per_page` of them).
 pub(crate) async fn entry_views(
     state: &AppState,
     posts: Vec<Post>,
 ) -> Result<Vec<EntryView>, AppError> {
-    let authors: HashMap<AuthorId, Author> = if posts.is_empty() {
-        HashMap::new()
-    } else {
-        state
-            .store
-            .list_authors()
-            .await?
-            .into_iter()
-            .map(|author| (author.id, author))
-            .collect()
-    };
+    let authors = authors_of(state, &posts).await?;
     let mut entries = Vec::with_capacity(posts.len());
     for post in posts {
         let count = state.store.count_public_comments(post.id).await?;
