@@ -7,6 +7,7 @@
 //! PostgreSQL, `BEGIN IMMEDIATE` on SQLite) each engine has its own statement, below in
 //! [`sql`], and its own code.
 
+use crate::discussion_model::block_domain;
 use crate::error::Error;
 use crate::federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryState, DeliveryStatus, FollowState, Follower,
@@ -285,11 +286,13 @@ impl From<DeliveryCountsRow> for (i64, i64, i64) {
 // checks on input
 // ---------------------------------------------------------------------------------------
 
-/// A remote actor as stored: its host lower-case, and the host its deliveries go to
-/// (that of its shared inbox if any, else of its inbox), which must be a URL with a host.
+/// A remote actor as stored: its host lower-case, the host its deliveries go to (that
+/// of its shared inbox if any, else of its inbox), which must be a URL with a host, and
+/// the domain that domain blocks are matched against.
 pub(crate) struct RemoteActorInsert {
     pub(crate) actor: RemoteActorUpsert,
     pub(crate) delivery_host: String,
+    pub(crate) domain: String,
 }
 
 /// Checks a remote actor before it is upserted: its inboxes must be absolute URLs with a
@@ -310,9 +313,14 @@ pub(crate) fn remote_actor_insert(mut actor: RemoteActorUpsert) -> Result<Remote
     };
     actor.host = actor.host.to_lowercase();
     actor.fetched_at = db_time(actor.fetched_at);
+    // The host as given, else the id's: a domain block must match either way.
+    let domain = block_domain(&actor.host)
+        .or_else(|| block_domain(&actor.ap_id))
+        .unwrap_or_else(|| actor.host.clone());
     Ok(RemoteActorInsert {
         actor,
         delivery_host,
+        domain,
     })
 }
 
@@ -353,15 +361,15 @@ pub(crate) mod sql {
     /// A refetched actor replaces what we knew, and is no longer deleted.
     pub(crate) const UPSERT_REMOTE_ACTOR: &str = concat!(
         "INSERT INTO remote_actors (ap_id, kind, preferred_username, name, url, icon_url, \
-         inbox, shared_inbox, public_key_id, public_key_pem, host, delivery_host, fetched_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         inbox, shared_inbox, public_key_id, public_key_pem, host, delivery_host, fetched_at, \
+         domain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (ap_id) DO UPDATE SET kind = excluded.kind, \
          preferred_username = excluded.preferred_username, name = excluded.name, \
          url = excluded.url, icon_url = excluded.icon_url, inbox = excluded.inbox, \
          shared_inbox = excluded.shared_inbox, public_key_id = excluded.public_key_id, \
          public_key_pem = excluded.public_key_pem, host = excluded.host, \
          delivery_host = excluded.delivery_host, fetched_at = excluded.fetched_at, \
-         deleted_at = NULL RETURNING ",
+         domain = excluded.domain, deleted_at = NULL RETURNING ",
         remote_actor_columns!()
     );
     pub(crate) const REMOTE_ACTOR_BY_AP_ID: &str = concat!(
@@ -749,6 +757,15 @@ mod tests {
         let insert = remote_actor_insert(actor.clone()).unwrap();
         assert_eq!(insert.delivery_host, "relay.example:8443");
         assert_eq!(insert.actor.host, "social.example");
+        assert_eq!(insert.domain, "social.example");
+        let with_port = RemoteActorUpsert {
+            host: "Social.Example:8443".to_owned(),
+            ..actor.clone()
+        };
+        assert_eq!(
+            remote_actor_insert(with_port).unwrap().domain,
+            "social.example"
+        );
 
         let bad = RemoteActorUpsert {
             inbox: "/inbox".to_owned(),

@@ -5,6 +5,8 @@
 //! templates or ActivityPub crates. The engine is chosen at start-up from the database
 //! URL by [`connect`]; only the binary and tests call it.
 
+pub mod discussion_model;
+mod discussion_util;
 pub mod error;
 pub mod federation_model;
 mod federation_util;
@@ -14,6 +16,7 @@ pub mod sqlite;
 pub mod store;
 mod util;
 
+pub use discussion_model::*;
 pub use error::Error;
 pub use federation_model::*;
 pub use model::*;

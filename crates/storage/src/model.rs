@@ -235,6 +235,64 @@ impl Moderation {
     }
 }
 
+/// Who may see a comment, from the addressing of the fediverse object it came from.
+/// Comments written on the blog (readers', authors', imported ones) are `Public`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Addressed to `as:Public` in `to`.
+    Public,
+    /// Addressed to `as:Public` in `cc` only ("quiet public"): shown like a public one.
+    Unlisted,
+    /// Followers-only: a private message to the author, never shown on the blog.
+    Followers,
+    /// Addressed to named actors only: a private message, never shown on the blog.
+    Direct,
+}
+
+impl Visibility {
+    /// The text stored in `comments.visibility`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Followers => "followers",
+            Visibility::Direct => "direct",
+        }
+    }
+
+    /// Parses [`Visibility::as_str`]'s output.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "public" => Some(Visibility::Public),
+            "unlisted" => Some(Visibility::Unlisted),
+            "followers" => Some(Visibility::Followers),
+            "direct" => Some(Visibility::Direct),
+            _ => None,
+        }
+    }
+
+    /// Whether a comment with this visibility may appear on pages, in feeds, APIs,
+    /// collections and counts (public and unlisted ones).
+    pub fn is_listed(self) -> bool {
+        matches!(self, Visibility::Public | Visibility::Unlisted)
+    }
+}
+
+/// A media attachment of a fediverse comment, shown as a link with its description
+/// (remote media is never embedded directly).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Where the media lives (on the commenter's server).
+    pub url: String,
+    /// MIME type, e.g. `image/png`, when the sender gave one.
+    #[serde(default)]
+    pub media_type: Option<String>,
+    /// The description (alt text), plain text.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
 /// A comment under a post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comment {
@@ -258,12 +316,51 @@ pub struct Comment {
     /// Set when the comment was deleted; a deleted comment keeps its row so that
     /// its replies keep their place, and is shown as "deleted".
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The remote author of a fediverse comment (the owner checked on Update and Delete).
+    pub remote_actor_id: Option<crate::federation_model::RemoteActorId>,
+    /// The local author of a reply written in Gloss.
+    pub local_author_id: Option<AuthorId>,
+    /// Only [listed](Visibility::is_listed) comments are ever shown to readers.
+    pub visibility: Visibility,
+    /// The `inReplyTo` of the fediverse object, as received (or sent, for author replies).
+    pub in_reply_to_ap_id: Option<String>,
+    /// Content warning, plain text: the content is shown collapsed behind it.
+    pub summary: Option<String>,
+    /// The sender marked the content (or its media) sensitive.
+    pub sensitive: bool,
+    pub attachments: Vec<Attachment>,
+    /// The remote object's HTML page.
+    pub url: Option<String>,
+    /// Likes and Announces received for this comment.
+    pub like_count: i64,
+    pub announce_count: i64,
+    /// Why the comment is held, hidden or marked spam (the latest decision's reason).
+    pub moderation_reason: Option<String>,
+    /// Computed when read: the remote author, or their domain, is blocked. A blocked
+    /// author's comments are left out of everything readers see, and come back if the
+    /// block is lifted.
+    pub author_blocked: bool,
 }
 
 impl Comment {
+    /// Whether the comment has its place in the public thread: approved, public or
+    /// unlisted, and not by a blocked author. Deleted comments keep their place (as a
+    /// placeholder) but not their content; see [`Comment::is_public`].
+    pub fn is_listed(&self) -> bool {
+        self.moderation == Moderation::Approved
+            && self.visibility.is_listed()
+            && !self.author_blocked
+    }
+
     /// Whether a reader of the public page may see this comment's content.
     pub fn is_public(&self) -> bool {
-        self.moderation == Moderation::Approved && self.deleted_at.is_none()
+        self.is_listed() && self.deleted_at.is_none()
+    }
+
+    /// Whether the comment is a private message (followers-only or direct), which only
+    /// the admin UI shows.
+    pub fn is_private(&self) -> bool {
+        !self.visibility.is_listed()
     }
 }
 
@@ -283,6 +380,9 @@ pub struct NewComment {
     pub ap_id: Option<String>,
     pub published_at: DateTime<Utc>,
     pub import_key: Option<String>,
+    /// Why the comment got its moderation state (e.g. which rule held it). When given,
+    /// the decision is also written to the moderation log, decided by the rules.
+    pub moderation_reason: Option<String>,
 }
 
 /// How much of a post its fediverse Note carries.

@@ -1,11 +1,18 @@
 //! The SQLite engine: a single file beside the binary, for blogs that want no database
-//! server. Every statement comes from `util::sql` or `federation_util::sql` and every
-//! multi-statement use case from those modules; what is SQLite's own is here: the
-//! connection settings, the migrations directory, `BEGIN IMMEDIATE` for write
-//! transactions, and claiming deliveries under that lock.
+//! server. Every statement comes from `util::sql`, `federation_util::sql` or
+//! `discussion_util::sql` and every multi-statement use case from those modules; what is
+//! SQLite's own is here: the connection settings, the migrations directory,
+//! `BEGIN IMMEDIATE` for write transactions, and claiming deliveries under that lock.
 //!
 //! This file and `postgres.rs` are kept line for line alike; compare them with `diff`.
 
+use crate::discussion_model::{
+    Block, BlockKind, CommentRevision, DeleteOutcome, EditOutcome, Flag, FlagId, LocalAuthorReply,
+    LocalReplyEdit, ModerationDecider, ModerationDecision, NewFlag, NewReaction, PostReactions,
+    ReactionOutcome, RemoteCommentEdit, RemoteCommentUpsert, ThreadNode, UndoOutcome,
+    UpsertOutcome,
+};
+use crate::discussion_util::{self, DiscussionStatements};
 use crate::error::Error;
 use crate::federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryStatus, FollowState, Follower, HostHealth,
@@ -22,8 +29,8 @@ use crate::model::{
 };
 use crate::store::{CommentFilter, Result, Store};
 use crate::util::{
-    self, AuthorRow, CommentInsert, CommentPlace, CommentRow, CredentialsRow, PostInsert, PostRow,
-    PostTagRow, SessionRow, SettingsRow, SiteCountsRow, TagCountRow, TagRow, TxStatements, sql,
+    self, AuthorRow, CommentPlace, CommentRow, CredentialsRow, PostInsert, PostRow, PostTagRow,
+    SessionRow, SettingsRow, SiteCountsRow, TagCountRow, TagRow, TxStatements, sql,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -274,29 +281,6 @@ impl TxStatements for SqliteConnection {
             .fetch_optional(&mut *self)
             .await?;
         Ok(place.map(|(id, post, depth)| (CommentId(id), PostId(post), depth)))
-    }
-
-    async fn insert_comment(&mut self, comment: &CommentInsert<'_>) -> Result<CommentRow> {
-        sqlx::query_as::<_, CommentRow>(sql::INSERT_COMMENT)
-            .bind(comment.post_id.0)
-            .bind(comment.parent_id.map(|id| id.0))
-            .bind(comment.depth)
-            .bind(comment.author_name)
-            .bind(comment.author_url)
-            .bind(comment.author_avatar_url)
-            .bind(comment.author_email)
-            .bind(comment.content_html)
-            .bind(comment.origin.as_str())
-            .bind(comment.moderation.as_str())
-            .bind(comment.ap_id)
-            .bind(comment.import_key)
-            .bind(comment.published_at)
-            .bind(comment.created_at)
-            .fetch_one(&mut *self)
-            .await
-            .map_err(|err| {
-                util::write_error(err, || format!("comment on post {}", comment.post_id))
-            })
     }
 }
 
@@ -659,6 +643,273 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    // ---- fediverse discussion: remote comments ----
+
+    async fn upsert_remote_comment(&self, comment: RemoteCommentUpsert) -> Result<UpsertOutcome> {
+        let mut tx = self.begin_write().await?;
+        let outcome = discussion_util::upsert_remote_comment(&mut *tx, comment).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn comment_by_ap_id(&self, ap_id: &str) -> Result<Option<Comment>> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::comment_by_ap_id(&mut *conn, ap_id).await
+    }
+
+    async fn update_remote_comment_content(
+        &self,
+        ap_id: &str,
+        actor: RemoteActorId,
+        edit: RemoteCommentEdit,
+    ) -> Result<EditOutcome> {
+        let mut tx = self.begin_write().await?;
+        let outcome =
+            discussion_util::update_remote_comment_content(&mut *tx, ap_id, actor, edit).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn delete_comment_by_ap_id(
+        &self,
+        ap_id: &str,
+        actor: RemoteActorId,
+        now: DateTime<Utc>,
+    ) -> Result<DeleteOutcome> {
+        let mut tx = self.begin_write().await?;
+        let outcome = discussion_util::delete_comment_by_ap_id(&mut *tx, ap_id, actor, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn tombstone_exists(&self, ap_id: &str) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(conn.tombstone_actor(ap_id).await?.is_some())
+    }
+
+    async fn delete_comments_of_actor(
+        &self,
+        actor: RemoteActorId,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let deleted = discussion_util::delete_comments_of_actor(&mut *tx, actor, now).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn update_comment_authors(
+        &self,
+        actor: RemoteActorId,
+        author_name: &str,
+        author_url: Option<&str>,
+        author_avatar_url: Option<&str>,
+    ) -> Result<u64> {
+        let mut conn = self.pool.acquire().await?;
+        conn.update_comment_authors(actor, author_name, author_url, author_avatar_url)
+            .await
+    }
+
+    async fn comment_revisions(&self, comment: CommentId) -> Result<Vec<CommentRevision>> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::comment_revisions(&mut *conn, comment).await
+    }
+
+    async fn private_comments(&self, page: Page) -> Result<Vec<Comment>> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::private_comments(&mut *conn, page).await
+    }
+
+    async fn count_private_comments(&self) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        conn.count_private_comments().await
+    }
+
+    // ---- fediverse discussion: collections ----
+
+    async fn public_reply_ap_ids(&self, node: ThreadNode, page: Page) -> Result<Vec<String>> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::public_reply_ap_ids(&mut *conn, node, page).await
+    }
+
+    async fn count_public_replies(&self, node: ThreadNode) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::count_public_replies(&mut *conn, node).await
+    }
+
+    async fn public_thread_ap_ids(&self, post: PostId, page: Page) -> Result<Vec<String>> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::public_thread_ap_ids(&mut *conn, post, page).await
+    }
+
+    async fn count_public_thread(&self, post: PostId) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        conn.count_by_id(discussion_util::sql::COUNT_THREAD, post.0)
+            .await
+    }
+
+    // ---- fediverse discussion: author replies ----
+
+    async fn add_local_author_reply(
+        &self,
+        reply: LocalAuthorReply,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<Comment> {
+        let mut tx = self.begin_write().await?;
+        let comment = discussion_util::add_local_author_reply(&mut *tx, reply, outbox).await?;
+        tx.commit().await?;
+        Ok(comment)
+    }
+
+    async fn update_local_author_reply(
+        &self,
+        id: CommentId,
+        edit: LocalReplyEdit,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<Comment> {
+        let mut tx = self.begin_write().await?;
+        let comment =
+            discussion_util::update_local_author_reply(&mut *tx, id, edit, outbox).await?;
+        tx.commit().await?;
+        Ok(comment)
+    }
+
+    async fn delete_local_author_reply(
+        &self,
+        id: CommentId,
+        outbox: Vec<OutgoingActivity>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        discussion_util::delete_local_author_reply(&mut *tx, id, outbox, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- fediverse discussion: likes and announces ----
+
+    async fn record_reaction(&self, reaction: NewReaction) -> Result<ReactionOutcome> {
+        let mut tx = self.begin_write().await?;
+        let outcome = discussion_util::record_reaction(&mut *tx, reaction).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn undo_reaction(
+        &self,
+        activity_ap_id: &str,
+        actor: RemoteActorId,
+    ) -> Result<UndoOutcome> {
+        let mut tx = self.begin_write().await?;
+        let outcome = discussion_util::undo_reaction(&mut *tx, activity_ap_id, actor).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn reaction_counts_for_post(&self, post: PostId) -> Result<PostReactions> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::reaction_counts_for_post(&mut *conn, post).await
+    }
+
+    // ---- fediverse discussion: reports ----
+
+    async fn record_flag(&self, flag: NewFlag) -> Result<Flag> {
+        let mut tx = self.begin_write().await?;
+        let flag = discussion_util::record_flag(&mut *tx, flag).await?;
+        tx.commit().await?;
+        Ok(flag)
+    }
+
+    async fn open_flags(&self, page: Page) -> Result<Vec<Flag>> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::open_flags(&mut *conn, page).await
+    }
+
+    async fn count_open_flags(&self) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        conn.count_open_flags().await
+    }
+
+    async fn resolve_flag(&self, id: FlagId, now: DateTime<Utc>) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        if conn.resolve_flag(id.0, util::db_time(now)).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("flag {id}")))
+        }
+    }
+
+    // ---- fediverse discussion: moderation ----
+
+    async fn set_comment_moderation_with_reason(
+        &self,
+        id: CommentId,
+        state: Moderation,
+        reason: &str,
+        decided_by: ModerationDecider,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        discussion_util::set_comment_moderation_with_reason(
+            &mut *tx, id, state, reason, decided_by, now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn moderation_history(&self, comment: CommentId) -> Result<Vec<ModerationDecision>> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::moderation_history(&mut *conn, comment).await
+    }
+
+    async fn count_approved_comments_by_actor(&self, actor: RemoteActorId) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        conn.count_approved_by_actor(actor).await
+    }
+
+    async fn recent_comment_count_from_host(
+        &self,
+        host: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::recent_comment_count_from_host(&mut *conn, host, since).await
+    }
+
+    async fn set_post_comments_closed(&self, post: PostId, closed: bool) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::set_post_comments_closed(&mut *conn, post, closed).await
+    }
+
+    // ---- fediverse discussion: blocks ----
+
+    async fn add_block(
+        &self,
+        kind: BlockKind,
+        value: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Block> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::add_block(&mut *conn, kind, value, reason, now).await
+    }
+
+    async fn remove_block(&self, kind: BlockKind, value: &str) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::remove_block(&mut *conn, kind, value).await
+    }
+
+    async fn is_blocked(&self, actor_ap_id: Option<&str>, host: &str) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::is_blocked(&mut *conn, actor_ap_id, host).await
+    }
+
+    async fn list_blocks(&self) -> Result<Vec<Block>> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::list_blocks(&mut *conn).await
+    }
+
     // ---- import ----
 
     async fn import(&self, batch: ImportBatch) -> Result<ImportReport> {
@@ -792,6 +1043,7 @@ impl Store for SqliteStore {
             .bind(&actor.host)
             .bind(&insert.delivery_host)
             .bind(actor.fetched_at)
+            .bind(&insert.domain)
             .fetch_one(&self.pool)
             .await
             .map_err(|err| util::write_error(err, || format!("remote actor {:?}", actor.ap_id)))?;

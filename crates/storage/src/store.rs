@@ -5,6 +5,12 @@
 //! PostgreSQL) implement exactly the same behaviour, which the conformance suite in
 //! `tests/conformance.rs` checks.
 
+use crate::discussion_model::{
+    Block, BlockKind, CommentRevision, DeleteOutcome, EditOutcome, Flag, FlagId, LocalAuthorReply,
+    LocalReplyEdit, ModerationDecider, ModerationDecision, NewFlag, NewReaction, PostReactions,
+    ReactionOutcome, RemoteCommentEdit, RemoteCommentUpsert, ThreadNode, UndoOutcome,
+    UpsertOutcome,
+};
 use crate::error::Error;
 use crate::federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryStatus, FollowState, Follower, HostHealth,
@@ -22,12 +28,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Which comments a listing includes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommentFilter {
-    /// What a public page needs: approved comments, deleted ones included (their content
+    /// What a public page needs: [listed](crate::Comment::is_listed) comments (approved,
+    /// public or unlisted, not by a blocked author), deleted ones included (their content
     /// is already cleared; the page shows a placeholder where they have visible replies).
     Public,
-    /// Everything, for the admin UI.
+    /// Everything, for the admin UI: private messages (followers-only and direct) and
+    /// blocked authors' comments included, told apart by `visibility` and
+    /// `author_blocked`.
     All,
-    /// Only comments waiting for moderation.
+    /// The moderation queue: public and unlisted comments waiting for a decision, not by
+    /// blocked authors.
     Pending,
 }
 
@@ -103,15 +113,208 @@ pub trait Store: Send + Sync + 'static {
     async fn add_comment(&self, comment: NewComment) -> Result<Comment>;
     async fn comment_by_id(&self, id: CommentId) -> Result<Option<Comment>>;
     /// A post's comments in thread order: every comment directly follows its parent
-    /// or an earlier sibling's subtree; siblings are oldest first.
+    /// or an earlier sibling's subtree; siblings are oldest first. Pages and feeds use
+    /// [`CommentFilter::Public`].
     async fn comments_for_post(&self, post: PostId, filter: CommentFilter) -> Result<Vec<Comment>>;
-    /// Number of comments a reader sees on the post (approved, not deleted).
+    /// Number of comments a reader sees on the post (listed, not deleted).
     async fn count_public_comments(&self, post: PostId) -> Result<i64>;
     /// Comments across all posts, newest first, for the admin UI.
     async fn recent_comments(&self, filter: CommentFilter, page: Page) -> Result<Vec<Comment>>;
+    /// Sets the state without logging; decisions with a reason go through
+    /// [`Store::set_comment_moderation_with_reason`].
     async fn set_comment_moderation(&self, id: CommentId, state: Moderation) -> Result<()>;
-    /// Deletes a comment: its content is cleared and `deleted_at` set; replies stay.
+    /// Deletes a comment: its content (with its content warning and attachments) is
+    /// cleared and `deleted_at` set; replies stay. A remote comment deleted so is not
+    /// brought back by its Create arriving again.
     async fn delete_comment(&self, id: CommentId) -> Result<()>;
+
+    // ---- fediverse discussion: remote comments ----
+    //
+    // A remote object is stored with its owner (`remote_actor_id`); every later change
+    // by a remote actor (Update, Delete) is checked against that stored owner, never
+    // against what the activity claims. A deleted object leaves a tombstone, so that the
+    // same Create arriving late or replayed does not bring it back.
+
+    /// Called by the inbox for a Create of a reply (and by thread backfill for each
+    /// fetched reply), after the caller has checked visibility, blocks and whether the
+    /// post takes comments, and decided moderation. Inserts the comment by `ap_id` under
+    /// its parent (a missing post or parent comment is [`Error::NotFound`]). When the
+    /// id is stored already: another owner → `NotOwner`; deleted → `Tombstoned`;
+    /// otherwise the content is updated like [`Store::update_remote_comment_content`]
+    /// (`Updated`, previous version kept as a revision) or left (`Unchanged`). A
+    /// tombstone left by a local deletion, or by this same actor, gives `Tombstoned`.
+    /// When `moderation_reason` is given, the decision is logged (decided by the rules).
+    async fn upsert_remote_comment(&self, comment: RemoteCommentUpsert) -> Result<UpsertOutcome>;
+    /// Any comment by its ActivityPub id (remote comments and author replies), deleted
+    /// ones included: the inbox resolves `inReplyTo` with it.
+    async fn comment_by_ap_id(&self, ap_id: &str) -> Result<Option<Comment>>;
+    /// Called by the inbox for an Update of a Note by `actor` (the verified sender).
+    /// Only the stored owner may edit: otherwise `NotOwner` (also for our own comments).
+    /// A version not newer than the stored one, or with the same content, is
+    /// `Unchanged`; otherwise the previous version is kept as a revision, the moderation
+    /// decision of the edit applies (except that a hidden or spam comment stays so) and
+    /// is logged when it changes the state or comes with a reason.
+    async fn update_remote_comment_content(
+        &self,
+        ap_id: &str,
+        actor: RemoteActorId,
+        edit: RemoteCommentEdit,
+    ) -> Result<EditOutcome>;
+    /// Called by the inbox for a Delete (Tombstone or bare id) by `actor`. The stored
+    /// owner only: the content is cleared, `deleted_at` set and a tombstone written.
+    /// For an id we do not hold, a tombstone is written (owned by `actor`) and `Unknown`
+    /// returned.
+    async fn delete_comment_by_ap_id(
+        &self,
+        ap_id: &str,
+        actor: RemoteActorId,
+        now: DateTime<Utc>,
+    ) -> Result<DeleteOutcome>;
+    /// Whether a tombstone exists for `ap_id` (deleted comment, undone reaction, deleted
+    /// author reply).
+    async fn tombstone_exists(&self, ap_id: &str) -> Result<bool>;
+    /// Called for a Delete of an actor (after [`Store::mark_remote_actor_deleted`]):
+    /// deletes all their live comments (with tombstones) and removes their reactions
+    /// from the counts. Returns how many comments were deleted.
+    async fn delete_comments_of_actor(
+        &self,
+        actor: RemoteActorId,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Called after an Update(Person) refreshed the actor: the name, profile link and
+    /// avatar shown on all their comments. Returns how many comments were changed.
+    async fn update_comment_authors(
+        &self,
+        actor: RemoteActorId,
+        author_name: &str,
+        author_url: Option<&str>,
+        author_avatar_url: Option<&str>,
+    ) -> Result<u64>;
+    /// Earlier versions of an edited comment, oldest first (admin UI).
+    async fn comment_revisions(&self, comment: CommentId) -> Result<Vec<CommentRevision>>;
+    /// Followers-only and direct replies, newest first: the admin UI's private messages.
+    async fn private_comments(&self, page: Page) -> Result<Vec<Comment>>;
+    async fn count_private_comments(&self) -> Result<i64>;
+
+    // ---- fediverse discussion: collections ----
+
+    /// The ap ids of the listed, live replies directly under a post (top-level comments)
+    /// or a comment, oldest first: our `replies` collection. Comments without an ap id
+    /// (readers' and imported ones) are in no collection.
+    async fn public_reply_ap_ids(&self, node: ThreadNode, page: Page) -> Result<Vec<String>>;
+    async fn count_public_replies(&self, node: ThreadNode) -> Result<i64>;
+    /// The ap ids of all listed, live comments of a post, oldest first: the post's
+    /// FEP-7888 `context` collection (the caller adds the post itself).
+    async fn public_thread_ap_ids(&self, post: PostId, page: Page) -> Result<Vec<String>>;
+    async fn count_public_thread(&self, post: PostId) -> Result<i64>;
+
+    // ---- fediverse discussion: author replies ----
+
+    /// Called when an author replies in the admin UI: stores the reply (approved, with
+    /// `local_author_id`) under its parent and records `outbox` (its Create) in the same
+    /// transaction, tied to the thread's post. A taken ap id is [`Error::Conflict`].
+    async fn add_local_author_reply(
+        &self,
+        reply: LocalAuthorReply,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<Comment>;
+    /// Edits an author reply (the previous version kept as a revision) and records
+    /// `outbox` (its Update). Anything but a live author reply is [`Error::Invalid`].
+    async fn update_local_author_reply(
+        &self,
+        id: CommentId,
+        edit: LocalReplyEdit,
+        outbox: Vec<OutgoingActivity>,
+    ) -> Result<Comment>;
+    /// Deletes an author reply (content cleared, tombstone written) and records `outbox`
+    /// (its Delete). Anything but an author reply is [`Error::Invalid`].
+    async fn delete_local_author_reply(
+        &self,
+        id: CommentId,
+        outbox: Vec<OutgoingActivity>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    // ---- fediverse discussion: likes and announces ----
+
+    /// Called by the inbox for a Like or Announce of a post or a comment. Counted once
+    /// per activity id and once per (actor, kind, object); an undone activity id is not
+    /// counted again. A missing target is [`Error::NotFound`]. A comment's counters are
+    /// updated in the same transaction.
+    async fn record_reaction(&self, reaction: NewReaction) -> Result<ReactionOutcome>;
+    /// Called by the inbox for an Undo of a Like or Announce by `actor`: only the
+    /// reaction's own actor may undo it. Leaves a tombstone for the activity id either
+    /// way (unless refused), so that the reaction arriving late is not counted.
+    async fn undo_reaction(
+        &self,
+        activity_ap_id: &str,
+        actor: RemoteActorId,
+    ) -> Result<UndoOutcome>;
+    /// The counts shown on a post's page: the post's own and its comments'.
+    async fn reaction_counts_for_post(&self, post: PostId) -> Result<PostReactions>;
+
+    // ---- fediverse discussion: reports ----
+
+    /// Called by the inbox for a Flag; a Flag with an id recorded before returns the
+    /// stored report. The reporter must be stored ([`Error::Invalid`] otherwise).
+    async fn record_flag(&self, flag: NewFlag) -> Result<Flag>;
+    /// Unresolved reports, newest first (admin UI).
+    async fn open_flags(&self, page: Page) -> Result<Vec<Flag>>;
+    async fn count_open_flags(&self) -> Result<i64>;
+    /// Marks a report handled; a second call keeps the first time.
+    async fn resolve_flag(&self, id: FlagId, now: DateTime<Utc>) -> Result<()>;
+
+    // ---- fediverse discussion: moderation ----
+
+    /// A moderation decision (admin UI: approve, reject = hidden, spam; or the rules):
+    /// sets the state and its reason on the comment, and logs it.
+    async fn set_comment_moderation_with_reason(
+        &self,
+        id: CommentId,
+        state: Moderation,
+        reason: &str,
+        decided_by: ModerationDecider,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Every logged decision on a comment, oldest first: the admin UI says from it why a
+    /// comment is not shown.
+    async fn moderation_history(&self, comment: CommentId) -> Result<Vec<ModerationDecision>>;
+    /// How many of the actor's comments are approved (deleted ones included), for
+    /// "first-time" moderation: a commenter with none waits for approval.
+    async fn count_approved_comments_by_actor(&self, actor: RemoteActorId) -> Result<i64>;
+    /// How many comments arrived (by arrival time, not the claimed publication time)
+    /// since `since` from actors on `host`'s domain (port ignored): the burst rule.
+    async fn recent_comment_count_from_host(&self, host: &str, since: DateTime<Utc>)
+    -> Result<i64>;
+    /// Closes (or reopens) a post's comments: `Post::comments_open`. Closing after N days
+    /// is a setting the callers apply to `published_at` when they read; nothing is
+    /// stored for it.
+    async fn set_post_comments_closed(&self, post: PostId, closed: bool) -> Result<()>;
+
+    // ---- fediverse discussion: blocks ----
+    //
+    // Blocks are applied when comments are read: a blocked actor's (or domain's)
+    // comments drop out of every public listing, count and collection (they stay in
+    // `CommentFilter::All`, marked `author_blocked`), and come back if the block is
+    // lifted. Their stored moderation state is not touched.
+
+    /// Blocks an actor (by ap id) or a domain (normalized by
+    /// [`block_domain`](crate::block_domain); it covers its subdomains). Blocking again
+    /// updates the reason. A value that names nothing is [`Error::Invalid`].
+    async fn add_block(
+        &self,
+        kind: BlockKind,
+        value: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Block>;
+    /// Lifts a block; returns whether it existed.
+    async fn remove_block(&self, kind: BlockKind, value: &str) -> Result<bool>;
+    /// Called by the inbox before anything is fetched or stored: whether the actor, or
+    /// `host`'s domain or a domain above it, is blocked. `host` may carry a port.
+    async fn is_blocked(&self, actor_ap_id: Option<&str>, host: &str) -> Result<bool>;
+    /// All blocks, by kind and value.
+    async fn list_blocks(&self) -> Result<Vec<Block>>;
 
     // ---- import ----
 

@@ -7,13 +7,14 @@
 //! [`TxStatements`] on its connection type and [`Store`](crate::Store) on its pool, so a
 //! behaviour is fixed here once and the conformance suite checks that both engines agree.
 
+use crate::discussion_util::{DiscussionStatements, log_rules_decision};
 use crate::error::Error;
-use crate::federation_model::OutgoingActivity;
+use crate::federation_model::{OutgoingActivity, RemoteActorId};
 use crate::federation_util::{FederationTxStatements, record_outbox};
 use crate::model::{
-    Author, AuthorId, BlogSettings, Comment, CommentId, CommentOrigin, ImportBatch, ImportComment,
-    ImportReport, Moderation, NewAuthor, NewComment, NoteContent, Page, Post, PostDraft, PostId,
-    PostOrigin, PostStatus, Session, SiteCounts, Tag, TagCount,
+    Attachment, Author, AuthorId, BlogSettings, Comment, CommentId, CommentOrigin, ImportBatch,
+    ImportComment, ImportReport, Moderation, NewAuthor, NewComment, NoteContent, Page, Post,
+    PostDraft, PostId, PostOrigin, PostStatus, Session, SiteCounts, Tag, TagCount, Visibility,
 };
 use crate::store::{CommentFilter, Result};
 use async_trait::async_trait;
@@ -91,12 +92,47 @@ macro_rules! post_columns {
          comments_open, published_at, updated_at, created_at"
     };
 }
-macro_rules! comment_columns {
+/// Whether the remote author of comment `c`, or their domain or a domain above it, is
+/// blocked: computed on every read, so that lifting a block brings the comments back.
+/// A domain block on `example.com` matches `example.com` and `*.example.com`.
+macro_rules! comment_author_blocked {
     () => {
-        "id, post_id, parent_id, depth, author_name, author_url, author_avatar_url, \
-         content_html, origin, moderation, ap_id, published_at, updated_at, deleted_at"
+        "(c.remote_actor_id IS NOT NULL AND EXISTS (SELECT 1 FROM remote_actors bra \
+         JOIN blocks b ON (b.kind = 'actor' AND b.value = bra.ap_id) \
+         OR (b.kind = 'domain' AND (bra.domain = b.value \
+             OR (LENGTH(bra.domain) > LENGTH(b.value) \
+                 AND SUBSTR(bra.domain, LENGTH(bra.domain) - LENGTH(b.value)) \
+                     = ('.' || b.value)))) \
+         WHERE bra.id = c.remote_actor_id))"
     };
 }
+/// Whether comment `c` has its place in what readers see (pages, feeds, APIs, counts,
+/// collections): approved, public or unlisted, and not by a blocked author. The same rule
+/// as [`Comment::is_listed`].
+macro_rules! comment_listed {
+    () => {
+        concat!(
+            "(c.moderation = 'approved' AND c.visibility IN ('public', 'unlisted') AND NOT ",
+            $crate::util::comment_author_blocked!(),
+            ")"
+        )
+    };
+}
+/// The columns of a comment `c`, with whether its author is blocked.
+macro_rules! comment_columns {
+    () => {
+        concat!(
+            "c.id, c.post_id, c.parent_id, c.depth, c.author_name, c.author_url, \
+             c.author_avatar_url, c.content_html, c.origin, c.moderation, c.ap_id, \
+             c.published_at, c.updated_at, c.deleted_at, c.remote_actor_id, c.local_author_id, \
+             c.visibility, c.in_reply_to_ap_id, c.summary, c.sensitive, c.attachments_json, \
+             c.url, c.like_count, c.announce_count, c.moderation_reason, ",
+            $crate::util::comment_author_blocked!(),
+            " AS author_blocked"
+        )
+    };
+}
+pub(crate) use {comment_author_blocked, comment_columns, comment_listed};
 
 /// An `authors` row as read by every author query (never the password hash).
 #[derive(Debug, sqlx::FromRow)]
@@ -273,6 +309,18 @@ pub(crate) struct CommentRow {
     published_at: DateTime<Utc>,
     updated_at: Option<DateTime<Utc>>,
     deleted_at: Option<DateTime<Utc>>,
+    remote_actor_id: Option<i64>,
+    local_author_id: Option<i64>,
+    visibility: String,
+    in_reply_to_ap_id: Option<String>,
+    summary: Option<String>,
+    sensitive: bool,
+    attachments_json: String,
+    url: Option<String>,
+    like_count: i64,
+    announce_count: i64,
+    moderation_reason: Option<String>,
+    author_blocked: bool,
 }
 
 impl TryFrom<CommentRow> for Comment {
@@ -294,8 +342,32 @@ impl TryFrom<CommentRow> for Comment {
             published_at: row.published_at,
             updated_at: row.updated_at,
             deleted_at: row.deleted_at,
+            remote_actor_id: row.remote_actor_id.map(RemoteActorId),
+            local_author_id: row.local_author_id.map(AuthorId),
+            visibility: parse_stored(&row.visibility, Visibility::parse, "comment visibility")?,
+            in_reply_to_ap_id: row.in_reply_to_ap_id,
+            summary: row.summary,
+            sensitive: row.sensitive,
+            attachments: parse_attachments(&row.attachments_json)?,
+            url: row.url,
+            like_count: row.like_count,
+            announce_count: row.announce_count,
+            moderation_reason: row.moderation_reason,
+            author_blocked: row.author_blocked,
         })
     }
+}
+
+/// Attachments as stored in `attachments_json`.
+pub(crate) fn attachments_json(attachments: &[Attachment]) -> Result<String> {
+    serde_json::to_string(attachments)
+        .map_err(|err| Error::Invalid(format!("attachments cannot be stored: {err}")))
+}
+
+/// Parses `attachments_json`, failing clearly on what this version cannot read.
+pub(crate) fn parse_attachments(json: &str) -> Result<Vec<Attachment>> {
+    serde_json::from_str(json)
+        .map_err(|err| Error::Invalid(format!("unreadable attachments in the database: {err}")))
 }
 
 /// Converts a list of comment rows, failing on the first unknown enum value.
@@ -508,17 +580,28 @@ pub(crate) mod sql {
     }
 
     // ---- comments ----
-    pub(crate) const INSERT_COMMENT: &str = concat!(
-        "INSERT INTO comments (post_id, parent_id, depth, author_name, author_url, \
-         author_avatar_url, author_email, content_html, origin, moderation, ap_id, import_key, \
-         published_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
-        comment_columns!()
-    );
+    /// Every column a new comment can set; the comment is read back with
+    /// [`COMMENT_BY_ID`] (whether its author is blocked is computed on reading).
+    pub(crate) const INSERT_COMMENT: &str = "INSERT INTO comments (post_id, parent_id, depth, \
+         author_name, author_url, author_avatar_url, author_email, content_html, origin, \
+         moderation, ap_id, import_key, published_at, created_at, remote_actor_id, \
+         local_author_id, visibility, in_reply_to_ap_id, summary, sensitive, attachments_json, \
+         url, moderation_reason, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24) RETURNING id";
+    /// [`INSERT_COMMENT`], except that a comment whose `ap_id` is already stored (a
+    /// concurrent receiver got there first) inserts nothing and returns no id.
+    pub(crate) const INSERT_COMMENT_UNLESS_KNOWN: &str = "INSERT INTO comments (post_id, \
+         parent_id, depth, author_name, author_url, author_avatar_url, author_email, \
+         content_html, origin, moderation, ap_id, import_key, published_at, created_at, \
+         remote_actor_id, local_author_id, visibility, in_reply_to_ap_id, summary, sensitive, \
+         attachments_json, url, moderation_reason, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24) ON CONFLICT (ap_id) DO NOTHING RETURNING id";
     pub(crate) const COMMENT_BY_ID: &str = concat!(
         "SELECT ",
         comment_columns!(),
-        " FROM comments WHERE id = $1"
+        " FROM comments c WHERE c.id = $1"
     );
     /// Where a comment sits (id, post, depth), to place a reply under it.
     pub(crate) const COMMENT_PLACE_BY_ID: &str =
@@ -528,26 +611,33 @@ pub(crate) mod sql {
     pub(crate) const COMMENTS_FOR_POST: &str = concat!(
         "SELECT ",
         comment_columns!(),
-        " FROM comments WHERE post_id = $1 ORDER BY published_at, id"
+        " FROM comments c WHERE c.post_id = $1 ORDER BY c.published_at, c.id"
     );
-    pub(crate) const COUNT_PUBLIC_COMMENTS: &str = "SELECT COUNT(*) FROM comments \
-         WHERE post_id = $1 AND moderation = 'approved' AND deleted_at IS NULL";
+    pub(crate) const COUNT_PUBLIC_COMMENTS: &str = concat!(
+        "SELECT COUNT(*) FROM comments c WHERE c.post_id = $1 AND c.deleted_at IS NULL AND ",
+        comment_listed!()
+    );
     const RECENT_COMMENTS_ALL: &str = concat!(
         "SELECT ",
         comment_columns!(),
-        " FROM comments ORDER BY published_at DESC, id DESC LIMIT $1 OFFSET $2"
+        " FROM comments c ORDER BY c.published_at DESC, c.id DESC LIMIT $1 OFFSET $2"
     );
     const RECENT_COMMENTS_PUBLIC: &str = concat!(
         "SELECT ",
         comment_columns!(),
-        " FROM comments WHERE moderation = 'approved' \
-         ORDER BY published_at DESC, id DESC LIMIT $1 OFFSET $2"
+        " FROM comments c WHERE ",
+        comment_listed!(),
+        " ORDER BY c.published_at DESC, c.id DESC LIMIT $1 OFFSET $2"
     );
+    /// The moderation queue: public and unlisted comments waiting, not by blocked authors
+    /// (private messages are listed apart, blocked authors' comments are gone).
     const RECENT_COMMENTS_PENDING: &str = concat!(
         "SELECT ",
         comment_columns!(),
-        " FROM comments WHERE moderation = 'pending' \
-         ORDER BY published_at DESC, id DESC LIMIT $1 OFFSET $2"
+        " FROM comments c WHERE c.moderation = 'pending' \
+         AND c.visibility IN ('public', 'unlisted') AND NOT ",
+        comment_author_blocked!(),
+        " ORDER BY c.published_at DESC, c.id DESC LIMIT $1 OFFSET $2"
     );
 
     /// The newest comments passing `filter` (one statement per filter, so that each can
@@ -561,9 +651,11 @@ pub(crate) mod sql {
     }
     pub(crate) const SET_COMMENT_MODERATION: &str =
         "UPDATE comments SET moderation = $2 WHERE id = $1";
-    /// A second delete keeps the first `deleted_at`.
+    /// Clears what the comment said (content, content warning, attachments); a second
+    /// delete keeps the first `deleted_at`.
     pub(crate) const DELETE_COMMENT: &str = "UPDATE comments SET content_html = '', \
-         deleted_at = COALESCE(deleted_at, $2) WHERE id = $1";
+         summary = NULL, attachments_json = '[]', deleted_at = COALESCE(deleted_at, $2) \
+         WHERE id = $1";
 
     // ---- settings ----
     pub(crate) const BLOG_SETTINGS: &str = "SELECT title, description, avatar_url, \
@@ -592,16 +684,19 @@ pub(crate) mod sql {
     /// An author is active when a published post of theirs has `published_at` in
     /// [$2, $1] (month) or [$3, $1] (half-year), $1 being now: posts dated in the future
     /// do not count yet.
-    pub(crate) const SITE_COUNTS: &str = "SELECT \
+    pub(crate) const SITE_COUNTS: &str = concat!(
+        "SELECT \
          (SELECT COUNT(*) FROM authors) AS authors, \
          (SELECT COUNT(*) FROM posts WHERE status = 'published') AS published_posts, \
          (SELECT COUNT(*) FROM comments c JOIN posts p ON p.id = c.post_id \
-          WHERE p.status = 'published' AND c.moderation = 'approved' \
-          AND c.deleted_at IS NULL) AS public_comments, \
+          WHERE p.status = 'published' AND c.deleted_at IS NULL AND ",
+        comment_listed!(),
+        ") AS public_comments, \
          (SELECT COUNT(DISTINCT author_id) FROM posts WHERE status = 'published' \
           AND published_at >= $2 AND published_at <= $1) AS active_authors_month, \
          (SELECT COUNT(DISTINCT author_id) FROM posts WHERE status = 'published' \
-          AND published_at >= $3 AND published_at <= $1) AS active_authors_halfyear";
+          AND published_at >= $3 AND published_at <= $1) AS active_authors_halfyear"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -639,11 +734,71 @@ pub(crate) struct CommentInsert<'a> {
     pub(crate) ap_id: Option<&'a str>,
     pub(crate) import_key: Option<&'a str>,
     pub(crate) published_at: DateTime<Utc>,
+    pub(crate) updated_at: Option<DateTime<Utc>>,
     pub(crate) created_at: DateTime<Utc>,
+    pub(crate) remote_actor_id: Option<RemoteActorId>,
+    pub(crate) local_author_id: Option<AuthorId>,
+    pub(crate) visibility: Visibility,
+    pub(crate) in_reply_to_ap_id: Option<&'a str>,
+    pub(crate) summary: Option<&'a str>,
+    pub(crate) sensitive: bool,
+    /// Already serialized (see [`attachments_json`]).
+    pub(crate) attachments_json: &'a str,
+    pub(crate) url: Option<&'a str>,
+    pub(crate) moderation_reason: Option<&'a str>,
+}
+
+impl CommentInsert<'_> {
+    /// A comment placed at `place`, with no content and no fediverse details (public,
+    /// no actor): the base the callers fill in.
+    pub(crate) fn at_place(
+        place: CommentPlacement,
+        author_name: &str,
+        origin: CommentOrigin,
+        moderation: Moderation,
+        published_at: DateTime<Utc>,
+        created_at: DateTime<Utc>,
+    ) -> CommentInsert<'_> {
+        CommentInsert {
+            post_id: place.post_id,
+            parent_id: place.parent_id,
+            depth: place.depth,
+            author_name,
+            author_url: None,
+            author_avatar_url: None,
+            author_email: None,
+            content_html: "",
+            origin,
+            moderation,
+            ap_id: None,
+            import_key: None,
+            published_at,
+            updated_at: None,
+            created_at,
+            remote_actor_id: None,
+            local_author_id: None,
+            visibility: Visibility::Public,
+            in_reply_to_ap_id: None,
+            summary: None,
+            sensitive: false,
+            attachments_json: "[]",
+            url: None,
+            moderation_reason: None,
+        }
+    }
 }
 
 /// Where a comment sits: its id, its post and its depth.
 pub(crate) type CommentPlace = (CommentId, PostId, i32);
+
+/// Where a new comment goes: its post, its parent (none for a reply to the post) and its
+/// depth.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CommentPlacement {
+    pub(crate) post_id: PostId,
+    pub(crate) parent_id: Option<CommentId>,
+    pub(crate) depth: i32,
+}
 
 /// The statements that run inside a write transaction, implemented by each engine on its
 /// connection type (the SQL is the same, from [`sql`]; only the sqlx driver differs). The
@@ -681,8 +836,6 @@ pub(crate) trait TxStatements: Send {
         &mut self,
         import_key: &str,
     ) -> Result<Option<CommentPlace>>;
-    /// Inserts a comment; unique violations (ap_id, import_key) → Conflict.
-    async fn insert_comment(&mut self, comment: &CommentInsert<'_>) -> Result<CommentRow>;
 }
 
 /// Tags in the order given, each slug once (a repeated slug would break the
@@ -771,7 +924,7 @@ pub(crate) async fn delete_post<C: TxStatements + FederationTxStatements + ?Size
 }
 
 /// `Store::add_comment`, inside the engine's write transaction.
-pub(crate) async fn add_comment<C: TxStatements + ?Sized>(
+pub(crate) async fn add_comment<C: TxStatements + DiscussionStatements + ?Sized>(
     conn: &mut C,
     comment: NewComment,
 ) -> Result<Comment> {
@@ -795,25 +948,34 @@ pub(crate) async fn add_comment<C: TxStatements + ?Sized>(
             Some((_, _, parent_depth)) => parent_depth.saturating_add(1),
         },
     };
-    let row = conn
+    let now = now();
+    let added = conn
         .insert_comment(&CommentInsert {
-            post_id: comment.post_id,
-            parent_id: comment.parent_id,
-            depth,
-            author_name: &comment.author_name,
             author_url: comment.author_url.as_deref(),
             author_avatar_url: comment.author_avatar_url.as_deref(),
             author_email: comment.author_email.as_deref(),
             content_html: &comment.content_html,
-            origin: comment.origin,
-            moderation: comment.moderation,
             ap_id: comment.ap_id.as_deref(),
             import_key: comment.import_key.as_deref(),
-            published_at: db_time(comment.published_at),
-            created_at: now(),
+            moderation_reason: comment.moderation_reason.as_deref(),
+            ..CommentInsert::at_place(
+                CommentPlacement {
+                    post_id: comment.post_id,
+                    parent_id: comment.parent_id,
+                    depth,
+                },
+                &comment.author_name,
+                comment.origin,
+                comment.moderation,
+                db_time(comment.published_at),
+                now,
+            )
         })
         .await?;
-    Comment::try_from(row)
+    if let Some(reason) = comment.moderation_reason.as_deref() {
+        log_rules_decision(conn, &added, reason, now).await?;
+    }
+    Ok(added)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -822,7 +984,7 @@ pub(crate) async fn add_comment<C: TxStatements + ?Sized>(
 
 /// `Store::import`, inside the engine's write transaction: any error leaves the caller to
 /// drop (roll back) the transaction, so a failed import writes nothing.
-pub(crate) async fn import<C: TxStatements + ?Sized>(
+pub(crate) async fn import<C: TxStatements + DiscussionStatements + ?Sized>(
     conn: &mut C,
     batch: ImportBatch,
 ) -> Result<ImportReport> {
@@ -912,7 +1074,7 @@ pub(crate) async fn import<C: TxStatements + ?Sized>(
 }
 
 /// Imports one post's comments, parents before replies whatever the list order.
-async fn import_comments<C: TxStatements + ?Sized>(
+async fn import_comments<C: TxStatements + DiscussionStatements + ?Sized>(
     conn: &mut C,
     post_id: PostId,
     post_key: &str,
@@ -955,20 +1117,22 @@ async fn import_comments<C: TxStatements + ?Sized>(
             },
         };
         conn.insert_comment(&CommentInsert {
-            post_id,
-            parent_id,
-            depth,
-            author_name: &comment.author_name,
             author_url: comment.author_url.as_deref(),
-            author_avatar_url: None,
             author_email: comment.author_email.as_deref(),
             content_html: &comment.content_html,
-            origin: CommentOrigin::Imported,
-            moderation: comment.moderation,
-            ap_id: None,
             import_key: Some(&comment.import_key),
-            published_at: db_time(comment.published_at),
-            created_at: now,
+            ..CommentInsert::at_place(
+                CommentPlacement {
+                    post_id,
+                    parent_id,
+                    depth,
+                },
+                &comment.author_name,
+                CommentOrigin::Imported,
+                comment.moderation,
+                db_time(comment.published_at),
+                now,
+            )
         })
         .await?;
         report.comments_created += 1;
@@ -1060,8 +1224,12 @@ pub(crate) fn thread_order(mut all: Vec<Comment>, filter: CommentFilter) -> Vec<
         .filter_map(|index| slots[index].take())
         .filter(|comment| match filter {
             CommentFilter::All => true,
-            CommentFilter::Public => comment.moderation == Moderation::Approved,
-            CommentFilter::Pending => comment.moderation == Moderation::Pending,
+            CommentFilter::Public => comment.is_listed(),
+            CommentFilter::Pending => {
+                comment.moderation == Moderation::Pending
+                    && comment.visibility.is_listed()
+                    && !comment.author_blocked
+            }
         })
         .collect()
 }
@@ -1093,6 +1261,18 @@ mod tests {
             published_at: at(seconds),
             updated_at: None,
             deleted_at: None,
+            remote_actor_id: None,
+            local_author_id: None,
+            visibility: Visibility::Public,
+            in_reply_to_ap_id: None,
+            summary: None,
+            sensitive: false,
+            attachments: Vec::new(),
+            url: None,
+            like_count: 0,
+            announce_count: 0,
+            moderation_reason: None,
+            author_blocked: false,
         }
     }
 

@@ -49,6 +49,7 @@ fn new_comment(
         ap_id: None,
         published_at: at(minutes),
         import_key: None,
+        moderation_reason: None,
     }
 }
 

@@ -1106,6 +1106,7 @@ async fn add_comment(
             ap_id: None,
             published_at: Utc::now(),
             import_key: None,
+            moderation_reason: None,
         })
         .await
         .unwrap()

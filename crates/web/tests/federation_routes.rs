@@ -269,6 +269,7 @@ async fn nodeinfo_is_discoverable_and_counts_what_exists() {
                 ap_id: None,
                 published_at: chrono::Utc::now(),
                 import_key: None,
+                moderation_reason: None,
             })
             .await
             .unwrap();

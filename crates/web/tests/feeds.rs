@@ -128,6 +128,7 @@ impl TestApp {
                 ap_id: None,
                 published_at: day_of(10) + Duration::minutes(minute),
                 import_key: None,
+                moderation_reason: None,
             })
             .await
             .unwrap()

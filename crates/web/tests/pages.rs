@@ -140,6 +140,7 @@ impl TestApp {
                 ap_id: None,
                 published_at: Utc::now(),
                 import_key: None,
+                moderation_reason: None,
             })
             .await
             .unwrap()
@@ -520,6 +521,7 @@ async fn hostile_commenter_names_and_urls_are_escaped() {
                 ap_id: None,
                 published_at: Utc::now(),
                 import_key: None,
+                moderation_reason: None,
             })
             .await
             .unwrap();

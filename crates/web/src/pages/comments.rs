@@ -191,7 +191,7 @@ fn display_name(name: &str) -> String {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use gloss_storage::{CommentOrigin, Moderation, PostId};
+    use gloss_storage::{CommentOrigin, Moderation, PostId, Visibility};
 
     fn comment(id: i64, parent: Option<i64>) -> Comment {
         Comment {
@@ -212,6 +212,18 @@ mod tests {
                 .unwrap_or_default(),
             updated_at: None,
             deleted_at: None,
+            remote_actor_id: None,
+            local_author_id: None,
+            visibility: Visibility::Public,
+            in_reply_to_ap_id: None,
+            summary: None,
+            sensitive: false,
+            attachments: Vec::new(),
+            url: None,
+            like_count: 0,
+            announce_count: 0,
+            moderation_reason: None,
+            author_blocked: false,
         }
     }
 
