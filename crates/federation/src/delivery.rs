@@ -4,7 +4,7 @@
 //! ```text
 //!             ┌──────────── wake-up (Notify), poll timer, next due time ───────────┐
 //!             ▼                                                                    │
-//!  loop: claim_deliveries(now, ≤ free slots, per host 4, lease 2 min) ──► spawn a send per job
+//!  loop: claim_deliveries(now, ≤ free slots, per host 4, lease 1 min) ──► spawn a send per job
 //!             │                      (the store leases rows: another            │ (≤ 32 at once)
 //!             │                       process never takes them; a crashed        ▼
 //!             │                       worker's lease runs out → at-least-once)  sign, POST
@@ -64,7 +64,9 @@ pub struct DeliverySettings {
     pub batch: i64,
     /// Most deliveries to one host in flight at once (across processes).
     pub per_host: i64,
-    /// How long a claimed delivery stays reserved for this worker.
+    /// How long a claimed delivery stays reserved for this worker. It must outlast one
+    /// attempt (the client's 20 s deadline plus signing); after a crash, the deliveries
+    /// the dead process held wait this long before another worker takes them.
     pub lease: TimeDelta,
     /// Most sends in flight at once in this process.
     pub concurrency: usize,
@@ -81,7 +83,7 @@ impl Default for DeliverySettings {
         DeliverySettings {
             batch: 64,
             per_host: 4,
-            lease: TimeDelta::minutes(2),
+            lease: TimeDelta::minutes(1),
             concurrency: 32,
             poll_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
