@@ -1,7 +1,11 @@
 //! Comment moderation: the list of recent comments with Hide, Approve and Delete.
 //!
 //! Every author sees the list; a comment may be moderated by an admin or by the
-//! author of the post it is under.
+//! author of the post it is under. Private messages (followers-only and direct
+//! replies) are left out: they have their own page, shown only to those who may
+//! moderate them (see `moderation`). Approving and hiding are logged decisions
+//! (`Store::set_comment_moderation_with_reason`), so the comment's page can say who
+//! decided what, and when.
 
 use crate::admin::session::{AdminForm, AdminSession};
 use crate::admin::{Chrome, format_date, render};
@@ -11,8 +15,9 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
 use gloss_federation::content::plain_text_excerpt;
-use gloss_storage::{CommentFilter, CommentId, Moderation, Page, Post, PostId};
+use gloss_storage::{CommentFilter, CommentId, Moderation, ModerationDecider, Page, Post, PostId};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -47,6 +52,8 @@ struct CommentRow {
     author_url: Option<String>,
     excerpt: String,
     state: &'static str,
+    /// The author or their domain is blocked: the comment is not shown whatever its state.
+    blocked: bool,
     date: String,
     deleted: bool,
     can_moderate: bool,
@@ -64,7 +71,9 @@ struct CommentListPage {
     has_next: bool,
 }
 
-fn may_moderate(session: &AdminSession, post: Option<&Post>) -> bool {
+/// Whether the session may moderate comments under `post` (and read its private
+/// messages): an admin, or the post's author.
+pub(crate) fn may_moderate(session: &AdminSession, post: Option<&Post>) -> bool {
     session.author.is_admin || post.is_some_and(|post| post.author_id == session.author.id)
 }
 
@@ -94,6 +103,10 @@ pub(crate) async fn list(
         if filter == CommentFilter::Pending && comment.deleted_at.is_some() {
             continue;
         }
+        // Private messages are listed on their own page, for their readers only.
+        if comment.is_private() {
+            continue;
+        }
         let post = posts.get(&comment.post_id).and_then(Option::as_ref);
         let deleted = comment.deleted_at.is_some();
         rows.push(CommentRow {
@@ -118,6 +131,7 @@ pub(crate) async fn list(
             } else {
                 comment.moderation.as_str()
             },
+            blocked: comment.author_blocked,
             date: format_date(comment.published_at),
             deleted,
             can_moderate: !deleted && may_moderate(&session, post),
@@ -126,7 +140,11 @@ pub(crate) async fn list(
         });
     }
     let page = CommentListPage {
-        chrome: Some(Chrome::new(&session, "comments")),
+        chrome: Some(
+            Chrome::new(&session, "comments")
+                .with_moderation_count(&state)
+                .await?,
+        ),
         filter: filter_name,
         has_next: comments.len() as i64 == COMMENTS_PER_PAGE,
         comments: rows,
@@ -168,7 +186,7 @@ fn back_to_list(form: &ActionForm) -> Response {
     Redirect::to(&format!("/admin/comments?filter={filter}")).into_response()
 }
 
-/// `POST /admin/comments/{id}/hide`.
+/// `POST /admin/comments/{id}/hide`: a logged decision.
 pub(crate) async fn hide(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -177,12 +195,18 @@ pub(crate) async fn hide(
     let id = moderatable(&state, &session, id).await?;
     state
         .store
-        .set_comment_moderation(id, Moderation::Hidden)
+        .set_comment_moderation_with_reason(
+            id,
+            Moderation::Hidden,
+            "Hidden from the comments list",
+            ModerationDecider::Author(session.author.id),
+            Utc::now(),
+        )
         .await?;
     Ok(back_to_list(&form))
 }
 
-/// `POST /admin/comments/{id}/approve`.
+/// `POST /admin/comments/{id}/approve`: a logged decision.
 pub(crate) async fn approve(
     State(state): State<AppState>,
     Path(id): Path<i64>,
@@ -191,7 +215,13 @@ pub(crate) async fn approve(
     let id = moderatable(&state, &session, id).await?;
     state
         .store
-        .set_comment_moderation(id, Moderation::Approved)
+        .set_comment_moderation_with_reason(
+            id,
+            Moderation::Approved,
+            "Approved from the comments list",
+            ModerationDecider::Author(session.author.id),
+            Utc::now(),
+        )
         .await?;
     Ok(back_to_list(&form))
 }

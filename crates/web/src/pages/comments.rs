@@ -15,16 +15,33 @@
 //! replies still nest under the placeholder on screen; for mf2 parsers they become
 //! comments of the nearest visible ancestor (or of the post), which is the truth as
 //! far as anyone can still see.
+//!
+//! # What a reader sees of a fediverse comment
+//!
+//! Only [`Comment::is_listed`] comments reach the tree: approved, public or unlisted,
+//! not by a blocked author. Followers-only and direct replies are private messages and
+//! never appear here, even if a caller passes them in. A content warning (`summary`)
+//! collapses the comment behind a `<details>` element, which needs no JavaScript.
+//!
+//! Attachments are shown as links labelled with their description (alt text), never
+//! as inline `<img>`/`<video>`: embedding remote media would hot-link the commenter's
+//! server from every reader's browser (leaking readers' addresses to it, and breaking
+//! when it removes the file) and show images the author never approved. Inline media
+//! can come back once Gloss has a caching media proxy.
 
 use super::{DateView, safe_url};
 use askama::Template;
-use gloss_storage::{Comment, CommentId};
+use gloss_storage::{Attachment, Comment, CommentId};
 use std::collections::HashMap;
 
 /// Deepest nesting rendered. Deeper replies are shown at this level under their
 /// deepest rendered ancestor: a fediverse thread can be arbitrarily deep, and
 /// neither the page nor the renderer's stack should follow it all the way down.
 pub(crate) const MAX_NESTING: usize = 24;
+
+/// Attachments listed per comment; Mastodon allows four, and a hostile sender gets no
+/// more than this many links on the page whatever it sends.
+const MAX_ATTACHMENTS: usize = 16;
 
 /// A comment with the replies shown below it.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,8 +53,9 @@ pub(crate) struct CommentNode {
 /// Builds the tree of what a reader sees from comments in thread order (as
 /// `Store::comments_for_post` returns them).
 ///
-/// - Comments that are not approved are dropped (with everything below them, since
-///   their replies cannot be placed), so a caller may pass an unfiltered list.
+/// - Comments that are not [listed](Comment::is_listed) (not approved, private, or
+///   by a blocked author) are dropped with everything below them, since their replies
+///   cannot be placed; so a caller may pass an unfiltered list.
 /// - A comment whose parent is missing (or comes later, which thread order
 ///   forbids) is treated as top-level; this also rules out cycles.
 /// - Deleted comments are kept only when a visible comment hangs below them.
@@ -47,16 +65,16 @@ pub(crate) fn build_comment_tree(comments: Vec<Comment>) -> Vec<CommentNode> {
     // `attach[i]`: the index of the node that holds comment i, `None` for the root.
     let mut attach: Vec<Option<usize>> = Vec::with_capacity(count);
     let mut level: Vec<usize> = Vec::with_capacity(count);
-    let mut approved: Vec<bool> = Vec::with_capacity(count);
+    let mut listed: Vec<bool> = Vec::with_capacity(count);
     for (i, comment) in comments.iter().enumerate() {
         let parent = comment
             .parent_id
             .and_then(|id| index_of.get(&id).copied())
             .filter(|&p| p < i);
-        let is_approved = comment.moderation == gloss_storage::Moderation::Approved;
+        let is_listed = comment.is_listed();
         // A reply to a dropped comment is dropped too; orphans of missing rows stay.
-        let parent_dropped = parent.is_some_and(|p| !approved[p]);
-        approved.push(is_approved && !parent_dropped);
+        let parent_dropped = parent.is_some_and(|p| !listed[p]);
+        listed.push(is_listed && !parent_dropped);
         let (holder, depth) = match parent {
             None => (None, 0),
             Some(p) if level[p] + 1 < MAX_NESTING => (Some(p), level[p] + 1),
@@ -71,7 +89,7 @@ pub(crate) fn build_comment_tree(comments: Vec<Comment>) -> Vec<CommentNode> {
     // have something visible in their subtree.
     let mut keep: Vec<bool> = comments
         .iter()
-        .zip(&approved)
+        .zip(&listed)
         .map(|(c, &ok)| ok && c.deleted_at.is_none())
         .collect();
     for i in (0..count).rev() {
@@ -81,7 +99,7 @@ pub(crate) fn build_comment_tree(comments: Vec<Comment>) -> Vec<CommentNode> {
             keep[holder] = true;
         }
     }
-    for (i, ok) in approved.iter().enumerate() {
+    for (i, ok) in listed.iter().enumerate() {
         if !ok {
             keep[i] = false;
         }
@@ -136,6 +154,15 @@ pub(crate) struct CommentView {
     pub avatar_url: Option<String>,
     /// Sanitized by `gloss_federation::content` before it was stored.
     pub content_html: String,
+    /// Content warning (plain text): the content is shown collapsed behind it.
+    pub summary: Option<String>,
+    /// Links to the comment's media, labelled with their descriptions.
+    pub attachments: Vec<AttachmentView>,
+    /// The sender marked the media sensitive without a content warning: only the
+    /// attachments are collapsed.
+    pub sensitive_media: bool,
+    /// "3 likes · 1 boost", when the comment has any.
+    pub reactions: Option<String>,
     pub published: DateView,
     /// Absolute: `{post permalink}#comment-{id}`.
     pub permalink: String,
@@ -156,9 +183,20 @@ impl CommentView {
     // Recursion is bounded by MAX_NESTING, which `build_comment_tree` enforces.
     fn from_node(node: CommentNode, post_url: &str) -> CommentView {
         let comment = node.comment;
+        let summary = comment
+            .summary
+            .as_deref()
+            .map(str::trim)
+            .filter(|summary| !summary.is_empty())
+            .map(str::to_owned);
+        let attachments = AttachmentView::list(&comment.attachments);
         CommentView {
             id: comment.id.0,
             visible: comment.is_public(),
+            sensitive_media: comment.sensitive && summary.is_none() && !attachments.is_empty(),
+            summary,
+            attachments,
+            reactions: reactions_label(comment.like_count, comment.announce_count),
             author_url: comment
                 .author_url
                 .as_deref()
@@ -174,6 +212,76 @@ impl CommentView {
             replies: CommentView::from_nodes(node.replies, post_url),
         }
     }
+}
+
+/// A media attachment as a link: remote media is never embedded (see the module
+/// documentation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttachmentView {
+    /// The media's http(s) URL on the commenter's server.
+    pub url: String,
+    /// "Image", "Video", "Audio" or "Attachment", from the media type.
+    pub kind: &'static str,
+    /// The description (alt text) as sent, plain text; `None` when there is none.
+    pub description: Option<String>,
+}
+
+impl AttachmentView {
+    /// The attachments that can be linked: http(s) URLs only (a `javascript:` or
+    /// `data:` URL is left out), at most [`MAX_ATTACHMENTS`].
+    pub fn list(attachments: &[Attachment]) -> Vec<AttachmentView> {
+        attachments
+            .iter()
+            .filter_map(|attachment| {
+                Some(AttachmentView {
+                    url: safe_url(&attachment.url, None)?,
+                    kind: media_kind(attachment.media_type.as_deref()),
+                    description: attachment
+                        .name
+                        .as_deref()
+                        .map(str::trim)
+                        .filter(|name| !name.is_empty())
+                        .map(str::to_owned),
+                })
+            })
+            .take(MAX_ATTACHMENTS)
+            .collect()
+    }
+}
+
+/// What a link to media of `media_type` says it leads to.
+fn media_kind(media_type: Option<&str>) -> &'static str {
+    let top = media_type
+        .and_then(|media_type| media_type.split('/').next())
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match top.as_str() {
+        "image" => "Image",
+        "video" => "Video",
+        "audio" => "Audio",
+        _ => "Attachment",
+    }
+}
+
+/// "3 likes · 1 boost" (zero counts left out), or `None` when there are none: the
+/// likes and boosts (Announces) shown under a comment and beside a post's comment count.
+pub(crate) fn reactions_label(likes: i64, boosts: i64) -> Option<String> {
+    let plural = |count: i64, one: &str, many: &str| {
+        if count == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{count} {many}")
+        }
+    };
+    let mut parts = Vec::new();
+    if likes > 0 {
+        parts.push(plural(likes, "like", "likes"));
+    }
+    if boosts > 0 {
+        parts.push(plural(boosts, "boost", "boosts"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 /// A commenter's name as shown: trimmed, and never empty (an empty link is
@@ -345,6 +453,84 @@ mod tests {
         assert!(html.contains("This comment was deleted."));
         assert_eq!(html.matches("h-cite").count(), 1, "{html}");
         assert!(html.contains("id=\"comment-2\""));
+    }
+
+    #[test]
+    fn a_content_warning_wraps_the_text_the_media_and_nothing_else() {
+        let mut warned = comment(1, None);
+        warned.summary = Some("  spoilers  ".to_owned());
+        warned.like_count = 2;
+        warned.attachments = vec![Attachment {
+            url: "https://media.example/a.png".to_owned(),
+            media_type: Some("image/png".to_owned()),
+            name: Some("A cat".to_owned()),
+        }];
+        let tree = build_comment_tree(vec![warned, comment(2, Some(1))]);
+        let html = CommentView::from_nodes(tree, "https://blog.example/posts/x")
+            .first()
+            .map(|v| v.render().unwrap_or_default())
+            .unwrap_or_default();
+        let open = html
+            .find("<details class=\"comment-cw\">")
+            .unwrap_or(usize::MAX);
+        let close = html.find("</details>").unwrap_or(0);
+        let inside = html.get(open..close).unwrap_or_default();
+        assert!(
+            inside.contains("<bdi class=\"p-summary\">spoilers</bdi></summary>"),
+            "{html}"
+        );
+        assert!(inside.contains("<p>Comment 1</p>"), "{html}");
+        assert!(inside.contains("Image: <bdi>A cat</bdi>"), "{html}");
+        // Likes and replies stay outside the warning.
+        let likes = html.find("2 likes").unwrap_or(0);
+        let reply = html.find("id=\"comment-2\"").unwrap_or(0);
+        assert!(close < likes && likes < reply, "{html}");
+    }
+
+    #[test]
+    fn private_and_blocked_comments_never_reach_the_tree() {
+        let mut followers = comment(2, None);
+        followers.visibility = Visibility::Followers;
+        let mut direct = comment(3, Some(1));
+        direct.visibility = Visibility::Direct;
+        let mut blocked = comment(4, None);
+        blocked.author_blocked = true;
+        let flat = vec![
+            comment(1, None),
+            followers,
+            direct,
+            comment(5, Some(3)),
+            blocked,
+        ];
+        assert_eq!(shape(&build_comment_tree(flat)), "1");
+    }
+
+    #[test]
+    fn reactions_read_naturally() {
+        assert_eq!(reactions_label(0, 0), None);
+        assert_eq!(reactions_label(1, 0).as_deref(), Some("1 like"));
+        assert_eq!(reactions_label(0, 1).as_deref(), Some("1 boost"));
+        assert_eq!(reactions_label(3, 2).as_deref(), Some("3 likes · 2 boosts"));
+        assert_eq!(reactions_label(-1, 0), None);
+    }
+
+    #[test]
+    fn attachments_without_a_web_address_are_left_out() {
+        let attachment = |url: &str, media_type: Option<&str>, name: Option<&str>| Attachment {
+            url: url.to_owned(),
+            media_type: media_type.map(str::to_owned),
+            name: name.map(str::to_owned),
+        };
+        let views = AttachmentView::list(&[
+            attachment("https://m.example/a", Some("Video/MP4"), Some("  ")),
+            attachment("data:image/png;base64,AAAA", Some("image/png"), None),
+            attachment("javascript:alert(1)", None, Some("x")),
+            attachment("https://m.example/b", None, Some("b")),
+        ]);
+        assert_eq!(views.len(), 2);
+        assert_eq!(views[0].kind, "Video");
+        assert_eq!(views[0].description, None);
+        assert_eq!(views[1].kind, "Attachment");
     }
 
     #[test]

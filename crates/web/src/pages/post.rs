@@ -2,7 +2,7 @@
 //! ActivityPub clients (content negotiation), the post's Note: the permalink is the
 //! Note's id, so pasting it into Mastodon's search finds the post.
 
-use super::comments::{CommentView, build_comment_tree};
+use super::comments::{CommentView, build_comment_tree, reactions_label};
 use super::{DateView, LinkView, Meta, comments_label, path_param, post_path, vary_on_accept};
 use crate::error::AppError;
 use crate::layout::Site;
@@ -34,6 +34,10 @@ struct PostPage {
     author: LinkView,
     tags: Vec<LinkView>,
     comments_label: String,
+    /// The post's own likes and boosts, "3 likes · 1 boost", when it has any.
+    reactions: Option<String>,
+    /// `false` once the author closed the comments: the page says so.
+    comments_open: bool,
     comments: Vec<CommentView>,
     /// Absolute URL of the post's comments feed.
     comments_feed_url: String,
@@ -103,6 +107,7 @@ async fn post_html(
         .comments_for_post(post.id, CommentFilter::Public)
         .await?;
     let count = state.store.count_public_comments(post.id).await?;
+    let reactions = state.store.reaction_counts_for_post(post.id).await?;
     let site = Site::load(state).await?;
 
     let path = post_path(&post.slug);
@@ -136,6 +141,8 @@ async fn post_html(
         author: LinkView::author(author.as_ref(), &state.config),
         tags: post.tags.iter().map(LinkView::tag).collect(),
         comments_label: comments_label(count),
+        reactions: reactions_label(reactions.post.likes, reactions.post.announces),
+        comments_open: post.comments_open,
         site,
     };
     Ok(Html(page.render()?).into_response())
