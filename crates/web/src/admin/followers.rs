@@ -191,7 +191,11 @@ pub(crate) async fn list(
         _ => None,
     };
     let page = FollowersPage {
-        chrome: Some(Chrome::new(&session, "followers")),
+        chrome: Some(
+            Chrome::new(&session, "followers")
+                .with_moderation_count(&state)
+                .await?,
+        ),
         actor_key: current.key(),
         actor_label: actor_label(current, &authors),
         can_manage: may_manage(&session, current),

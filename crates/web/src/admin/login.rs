@@ -197,7 +197,11 @@ pub(crate) async fn dashboard(
     // Deleted comments never moderated are still "pending" in the store.
     let pending_count = pending.iter().filter(|c| c.deleted_at.is_none()).count();
     let page = DashboardPage {
-        chrome: Some(Chrome::new(&session, "dashboard")),
+        chrome: Some(
+            Chrome::new(&session, "dashboard")
+                .with_moderation_count(&state)
+                .await?,
+        ),
         published_posts: counts.published_posts,
         public_comments: counts.public_comments,
         pending_comments: pending_count.min(PENDING_COUNT_CAP as usize),

@@ -124,7 +124,11 @@ pub(crate) async fn list(
         _ => None,
     };
     let page = PostListPage {
-        chrome: Some(Chrome::new(&session, "posts")),
+        chrome: Some(
+            Chrome::new(&session, "posts")
+                .with_moderation_count(&state)
+                .await?,
+        ),
         has_next: posts.len() as i64 == POSTS_PER_PAGE,
         posts: rows,
         notice,
@@ -447,7 +451,11 @@ pub(crate) async fn delete_page(
 ) -> Result<Response, AppError> {
     let post = editable_post(&state, &session, id).await?;
     let page = DeletePage {
-        chrome: Some(Chrome::new(&session, "posts")),
+        chrome: Some(
+            Chrome::new(&session, "posts")
+                .with_moderation_count(&state)
+                .await?,
+        ),
         id: post.id.0,
         title: post.title,
     };

@@ -185,7 +185,11 @@ pub(crate) async fn settings_page(
     let authors = state.store.list_authors().await?;
     let form = SettingsForm::from_settings(&settings);
     let page = SettingsPage {
-        chrome: Some(Chrome::new(&session, "settings")),
+        chrome: Some(
+            Chrome::new(&session, "settings")
+                .with_moderation_count(&state)
+                .await?,
+        ),
         authors: author_options(&authors, &form.default_author),
         form,
         error: None,
@@ -215,7 +219,11 @@ pub(crate) async fn save(
         }
         Err(message) => {
             let page = SettingsPage {
-                chrome: Some(Chrome::new(&session, "settings")),
+                chrome: Some(
+                    Chrome::new(&session, "settings")
+                        .with_moderation_count(&state)
+                        .await?,
+                ),
                 authors: author_options(&authors, &form.default_author),
                 form,
                 error: Some(message),
