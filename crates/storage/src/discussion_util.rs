@@ -384,6 +384,13 @@ pub(crate) struct ContentUpdate<'a> {
 pub(crate) trait DiscussionStatements: Send {
     /// Runs `util::sql::INSERT_COMMENT` and reads the comment back; unique violations
     /// (ap_id, import_key) → Conflict.
+    /// Runs one of the comment INSERT statements (`sql` takes the same parameters in the
+    /// same order) and returns the new id, or `None` when the statement inserted nothing.
+    async fn insert_comment_with(
+        &mut self,
+        sql: &'static str,
+        comment: &CommentInsert<'_>,
+    ) -> Result<Option<i64>>;
     async fn insert_comment(&mut self, comment: &CommentInsert<'_>) -> Result<Comment>;
     /// Runs `util::sql::INSERT_COMMENT_UNLESS_KNOWN`; `None` when the ap_id is taken.
     async fn insert_comment_unless_known(
@@ -495,8 +502,12 @@ macro_rules! discussion_statements {
     ($conn:ty) => {
         #[async_trait::async_trait]
         impl DiscussionStatements for $conn {
-            async fn insert_comment(&mut self, comment: &CommentInsert<'_>) -> Result<Comment> {
-                let id = sqlx::query_scalar::<_, i64>(crate::util::sql::INSERT_COMMENT)
+            async fn insert_comment_with(
+                &mut self,
+                sql: &'static str,
+                comment: &CommentInsert<'_>,
+            ) -> Result<Option<i64>> {
+                sqlx::query_scalar::<_, i64>(sql)
                     .bind(comment.post_id.0)
                     .bind(comment.parent_id.map(|id| id.0))
                     .bind(comment.depth)
@@ -521,13 +532,20 @@ macro_rules! discussion_statements {
                     .bind(comment.url)
                     .bind(comment.moderation_reason)
                     .bind(comment.updated_at)
-                    .fetch_one(&mut *self)
+                    .fetch_optional(&mut *self)
                     .await
                     .map_err(|err| {
                         crate::util::write_error(err, || {
                             format!("comment on post {}", comment.post_id)
                         })
-                    })?;
+                    })
+            }
+
+            async fn insert_comment(&mut self, comment: &CommentInsert<'_>) -> Result<Comment> {
+                let id = self
+                    .insert_comment_with(crate::util::sql::INSERT_COMMENT, comment)
+                    .await?
+                    .ok_or_else(|| Error::NotFound("the inserted comment's id".to_owned()))?;
                 self.comment_by_id(CommentId(id))
                     .await?
                     .ok_or_else(|| Error::NotFound(format!("comment {id} just inserted")))
@@ -537,40 +555,10 @@ macro_rules! discussion_statements {
                 &mut self,
                 comment: &CommentInsert<'_>,
             ) -> Result<Option<CommentId>> {
-                let id =
-                    sqlx::query_scalar::<_, i64>(crate::util::sql::INSERT_COMMENT_UNLESS_KNOWN)
-                        .bind(comment.post_id.0)
-                        .bind(comment.parent_id.map(|id| id.0))
-                        .bind(comment.depth)
-                        .bind(comment.author_name)
-                        .bind(comment.author_url)
-                        .bind(comment.author_avatar_url)
-                        .bind(comment.author_email)
-                        .bind(comment.content_html)
-                        .bind(comment.origin.as_str())
-                        .bind(comment.moderation.as_str())
-                        .bind(comment.ap_id)
-                        .bind(comment.import_key)
-                        .bind(comment.published_at)
-                        .bind(comment.created_at)
-                        .bind(comment.remote_actor_id.map(|id| id.0))
-                        .bind(comment.local_author_id.map(|id| id.0))
-                        .bind(comment.visibility.as_str())
-                        .bind(comment.in_reply_to_ap_id)
-                        .bind(comment.summary)
-                        .bind(comment.sensitive)
-                        .bind(comment.attachments_json)
-                        .bind(comment.url)
-                        .bind(comment.moderation_reason)
-                        .bind(comment.updated_at)
-                        .fetch_optional(&mut *self)
-                        .await
-                        .map_err(|err| {
-                            crate::util::write_error(err, || {
-                                format!("comment on post {}", comment.post_id)
-                            })
-                        })?;
-                Ok(id.map(CommentId))
+                Ok(self
+                    .insert_comment_with(crate::util::sql::INSERT_COMMENT_UNLESS_KNOWN, comment)
+                    .await?
+                    .map(CommentId))
             }
 
             async fn comment_by_id(&mut self, id: CommentId) -> Result<Option<Comment>> {
