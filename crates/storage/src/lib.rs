@@ -16,10 +16,24 @@ pub mod sqlite;
 pub mod store;
 mod util;
 
-pub use discussion_model::*;
+pub use discussion_model::{
+    Block, BlockKind, CommentRevision, DeleteOutcome, EditOutcome, Flag, FlagId, LocalAuthorReply,
+    LocalReplyEdit, ModerationDecider, ModerationDecision, NewFlag, NewReaction, PostReactions,
+    ReactionCount, ReactionKind, ReactionOutcome, RemoteCommentEdit, RemoteCommentUpsert,
+    ThreadNode, UndoOutcome, UpsertOutcome, block_domain,
+};
 pub use error::Error;
-pub use federation_model::*;
-pub use model::*;
+pub use federation_model::{
+    ActorKey, DeliveryJob, DeliveryOutcome, DeliveryState, DeliveryStatus, FollowState, Follower,
+    HostHealth, LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
+    UNREACHABLE_HOST_PROBE_INTERVAL, delivery_host,
+};
+pub use model::{
+    Attachment, Author, AuthorId, BlogSettings, Comment, CommentId, CommentOrigin, ImportAuthor,
+    ImportBatch, ImportComment, ImportPost, ImportReport, Moderation, NewAuthor, NewComment,
+    NoteContent, Page, Post, PostDraft, PostId, PostOrigin, PostStatus, Session, SiteCounts, Tag,
+    TagCount, Visibility,
+};
 pub use store::{CommentFilter, Result, Store};
 
 use std::sync::Arc;
