@@ -1,10 +1,11 @@
 //! `Federation`: the federation context handed to every federation handler and to the
 //! delivery worker. One value per Gloss instance (no globals), cheap to clone.
 
+use crate::moderation::CommentsModeration;
 use crate::urls::Urls;
 use gloss_storage::{ActorKey, LocalActor, Store};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use url::Url;
 
 /// Federation settings, composed by the binary from its configuration.
@@ -44,6 +45,10 @@ struct Inner {
     keys: Mutex<HashMap<LocalActor, ActorKey>>,
     /// Wakes this process's delivery worker after activities were recorded.
     delivery_wakeup: Arc<tokio::sync::Notify>,
+    /// How fediverse comments are moderated. Kept here rather than in
+    /// [`FederationSettings`] so that adding it broke no caller that builds the settings
+    /// (the binary sets it with [`Federation::set_comments_moderation`]).
+    comments_moderation: RwLock<CommentsModeration>,
 }
 
 /// The federation context.
@@ -86,6 +91,7 @@ impl Federation {
                 delivery_http,
                 keys: Mutex::new(HashMap::new()),
                 delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+                comments_moderation: RwLock::new(CommentsModeration::default()),
             }),
         }
     }
@@ -110,6 +116,23 @@ impl Federation {
     /// The client for POSTing to inboxes (follows no redirect).
     pub fn delivery_http(&self) -> &reqwest::Client {
         &self.inner.delivery_http
+    }
+
+    /// How comments from the fediverse are moderated (default: first-time).
+    pub fn comments_moderation(&self) -> CommentsModeration {
+        self.inner
+            .comments_moderation
+            .read()
+            .map(|mode| *mode)
+            .unwrap_or_default()
+    }
+
+    /// Sets the moderation mode (`GLOSS_COMMENTS_MODERATION`); it applies to comments
+    /// received from now on.
+    pub fn set_comments_moderation(&self, mode: CommentsModeration) {
+        if let Ok(mut current) = self.inner.comments_moderation.write() {
+            *current = mode;
+        }
     }
 
     /// The signal that wakes this process's delivery worker (see `crate::delivery`).

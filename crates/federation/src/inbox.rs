@@ -7,6 +7,8 @@
 //!     │
 //!  parse_request (syntax, host, date, digest: no key needed) ─err─► 401 reason   (S1-S6, S14)
 //!     │
+//!  keyId's domain blocked? ─yes─► 403, before any fetch                           (M4)
+//!     │
 //!  key by keyId: store, else fetch the actor (signed GET, negative cache) ─gone─► 202
 //!     │                                                       └─other─► 401
 //!  verify ─fail─► refetch the actor once (≤ 1 per 5 min) and verify again ─fail─► 401 (S11)
@@ -14,7 +16,8 @@
 //!  JSON → activity ─invalid─► 400                                                  (C6)
 //!  actor = key owner? ─no─► 401 (S8, S9);  id host = actor host? ─no─► 400          (S10)
 //!     │
-//!  host_contacted_us; dispatch (Follow, Undo(Follow), Update/Delete of the actor;
+//!  host_contacted_us; dispatch (Follow, Undo, Update/Delete of the actor here;
+//!  Create/Update/Delete of comments, Like, Announce, Flag in `crate::comments`;
 //!  anything else ignored) ─storage error─► 503 (the sender retries)
 //!     │
 //!  record_received_activity (dedupe, S7) ─► 202
@@ -27,8 +30,10 @@
 //! dropped as a duplicate.
 //!
 //! Embedded objects are never trusted: an Update of an actor makes us refetch the actor
-//! from its origin (S13, P13), and a Delete of an actor is taken only from that actor.
+//! from its origin (S13, P13), and a Delete of an actor is taken only from that actor
+//! (and takes its comments with it). Comments follow the same rule (`crate::comments`).
 
+use crate::comments::{CommentIntake, IntakeError};
 use crate::context::Federation;
 use crate::outbox::{ReceivedFollow, accept_follow, follow_response_activity};
 use crate::protocol::activities::{ActivityKind, AnyActivity, ObjectRef, parse_activity};
@@ -44,7 +49,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
 use futures_util::StreamExt;
-use gloss_storage::{FollowState, LocalActor, RemoteActor};
+use gloss_storage::{FollowState, LocalActor, ReactionKind, RemoteActor, delivery_host};
 use std::sync::Arc;
 use std::time::SystemTime;
 use url::Url;
@@ -53,10 +58,12 @@ use url::Url;
 pub const MAX_INBOX_BODY: usize = 1024 * 1024;
 
 /// What the inbox routes share: the remote actor cache (with its negative cache and
-/// refetch limits). One per router, hence one per Gloss instance.
+/// refetch limits) and the comment intake (instance key, report limits). One per router,
+/// hence one per Gloss instance.
 #[derive(Default)]
 struct InboxState {
     remote_actors: RemoteActors,
+    comments: CommentIntake,
 }
 
 /// The inbox routes. Merge them into the application router; its state must give a
@@ -215,6 +222,17 @@ async fn authenticate(
         DEFAULT_MAX_SKEW,
     )
     .map_err(|err| unauthorized(&err))?;
+    // M4: a blocked domain costs us no key fetch (the key id names the signer's server).
+    if let Some(host) = delivery_host(&signed.key_id) {
+        match federation.store().is_blocked(None, &host).await {
+            Ok(true) => {
+                tracing::info!(host = %host, "inbox: request from a blocked domain refused");
+                return Err(reply(StatusCode::FORBIDDEN, "Blocked"));
+            }
+            Ok(false) => {}
+            Err(err) => return Err(storage_failure(&err)),
+        }
+    }
     let actor = match inbox
         .remote_actors
         .by_key_id(federation, &signed.key_id)
@@ -322,7 +340,7 @@ async fn process(
     {
         tracing::warn!(error = %err, host = %sender.host, "inbox: recording host contact failed");
     }
-    let handled = dispatch(federation, inbox, sender, &sender_id, &activity).await;
+    let handled = dispatch(federation, inbox, sender, &sender_id, &activity, body).await;
     match handled {
         Ok(what) => {
             tracing::info!(activity = %activity.id, kind = %activity.kind, actor = %sender.ap_id,
@@ -355,6 +373,8 @@ fn first_line(text: &str) -> String {
 enum DispatchError {
     #[error(transparent)]
     Storage(#[from] gloss_storage::Error),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
     #[error("{0}")]
     Other(String),
 }
@@ -366,15 +386,32 @@ async fn dispatch(
     sender: &RemoteActor,
     sender_id: &Url,
     activity: &AnyActivity,
+    body: &[u8],
 ) -> Result<&'static str, DispatchError> {
+    let comments = &inbox.comments;
+    let actors = &inbox.remote_actors;
     match &activity.kind {
         ActivityKind::Follow => follow(federation, sender, activity).await,
-        ActivityKind::Undo => undo(federation, sender, sender_id, activity).await,
-        ActivityKind::Update => update(federation, inbox, sender_id, activity).await,
-        ActivityKind::Delete => delete(federation, sender, sender_id, activity).await,
+        ActivityKind::Undo => undo(federation, inbox, sender, sender_id, activity).await,
+        ActivityKind::Update => update(federation, inbox, sender, sender_id, activity).await,
+        ActivityKind::Delete => delete(federation, inbox, sender, sender_id, activity).await,
         ActivityKind::Accept | ActivityKind::Reject => Ok("ignored: Gloss follows no one"),
-        ActivityKind::Create | ActivityKind::Announce | ActivityKind::Like | ActivityKind::Flag => {
-            Ok("ignored: not handled yet")
+        ActivityKind::Create => Ok(comments
+            .create(federation, actors, sender, sender_id, activity)
+            .await?),
+        ActivityKind::Like => Ok(comments
+            .react(federation, actors, sender, activity, ReactionKind::Like)
+            .await?),
+        ActivityKind::Announce => Ok(comments
+            .react(federation, actors, sender, activity, ReactionKind::Announce)
+            .await?),
+        ActivityKind::Flag => {
+            // The report's text is not part of the parsed shape: read it from the body
+            // (valid JSON, parsed once already).
+            let raw: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            Ok(comments
+                .flag(federation, actors, sender, activity, &raw)
+                .await?)
         }
         ActivityKind::Other(_) => Ok("ignored: unknown activity type"),
     }
@@ -470,11 +507,12 @@ async fn follow(
     Ok("Follow accepted")
 }
 
-/// Undo(Follow) by the follower removes it. The Follow must be the sender's own: an
-/// embedded Follow by someone else, or a Follow id the sender never sent, is dropped
-/// (P7).
+/// Undo(Follow) by the follower removes it; Undo(Like) and Undo(Announce) take the
+/// reaction off the counts. What is undone must be the sender's own: an embedded
+/// activity by someone else, or an id the sender never sent, is dropped (P7).
 async fn undo(
     federation: &Federation,
+    inbox: &InboxState,
     sender: &RemoteActor,
     sender_id: &Url,
     activity: &AnyActivity,
@@ -484,20 +522,39 @@ async fn undo(
     };
     let store = federation.store();
     if let Some(embedded) = object.object() {
-        if embedded.kind.as_deref() != Some("Follow") {
-            return Ok("ignored: Undo of something else than a Follow");
-        }
-        match embedded.actor.as_ref().map(ObjectRef::id) {
-            Some(Some(actor)) if actor == sender_id => {}
+        let by_sender = match embedded.actor.as_ref().map(ObjectRef::id) {
+            Some(Some(actor)) => Some(actor == sender_id),
             // Embedded without its actor: only its id can tell whose it is.
-            None => return undo_follow_by_id(federation, sender, object.id()).await,
-            Some(_) => {
+            None => None,
+            Some(None) => Some(false),
+        };
+        match embedded.kind.as_deref() {
+            Some("Follow") => {}
+            Some("Like" | "Announce") => {
+                if by_sender == Some(false) {
+                    tracing::warn!(actor = %sender.ap_id, "inbox: Undo of someone else's reaction dropped");
+                    return Ok("dropped: Undo of a reaction by another actor");
+                }
+                let Some(id) = object.id() else {
+                    return Ok("ignored: Undo of a reaction without its id");
+                };
+                return Ok(inbox
+                    .comments
+                    .undo_reaction(federation, sender, sender_id, id)
+                    .await?);
+            }
+            _ => return Ok("ignored: Undo of something else than a Follow, Like or Announce"),
+        }
+        match by_sender {
+            Some(true) => {}
+            None => return undo_follow_named(federation, sender, object.id()).await,
+            Some(false) => {
                 tracing::warn!(actor = %sender.ap_id, "inbox: Undo of someone else's Follow dropped");
                 return Ok("dropped: Undo of a Follow by another actor");
             }
         }
         let Some(followed) = embedded.object.as_ref().and_then(ObjectRef::id) else {
-            return undo_follow_by_id(federation, sender, object.id()).await;
+            return undo_follow_named(federation, sender, object.id()).await;
         };
         let Some((local, _)) = local_actor_named(federation, followed).await? else {
             return Ok("ignored: Undo of a Follow of no actor of ours");
@@ -509,12 +566,32 @@ async fn undo(
             "Undo of an unknown follow: nothing to do"
         });
     }
-    undo_follow_by_id(federation, sender, object.id()).await
+    undo_by_id(federation, inbox, sender, sender_id, object.id()).await
 }
 
-/// Undo of a Follow named by its id: removes the sender's follow recorded under that id,
-/// if any.
-async fn undo_follow_by_id(
+/// Undo of an activity named by its id only (GoToSocial sends bare ids): the sender's
+/// follow recorded under that id, else the sender's reaction with that id.
+async fn undo_by_id(
+    federation: &Federation,
+    inbox: &InboxState,
+    sender: &RemoteActor,
+    sender_id: &Url,
+    id: Option<&Url>,
+) -> Result<&'static str, DispatchError> {
+    let Some(id) = id else {
+        return Ok("ignored: Undo without an object id");
+    };
+    if undo_follow_by_id(federation, sender, id).await? {
+        return Ok("follower removed");
+    }
+    Ok(inbox
+        .comments
+        .undo_reaction(federation, sender, sender_id, id)
+        .await?)
+}
+
+/// Undo of an embedded Follow that only its id identifies.
+async fn undo_follow_named(
     federation: &Federation,
     sender: &RemoteActor,
     follow_id: Option<&Url>,
@@ -522,6 +599,20 @@ async fn undo_follow_by_id(
     let Some(follow_id) = follow_id else {
         return Ok("ignored: Undo without an object id");
     };
+    Ok(if undo_follow_by_id(federation, sender, follow_id).await? {
+        "follower removed"
+    } else {
+        "dropped: Undo of no Follow by this actor"
+    })
+}
+
+/// Undo of a Follow named by its id: removes the sender's follow recorded under that id,
+/// if any, and says whether there was one.
+async fn undo_follow_by_id(
+    federation: &Federation,
+    sender: &RemoteActor,
+    follow_id: &Url,
+) -> Result<bool, DispatchError> {
     let store = federation.store();
     let mut actors = vec![LocalActor::Blog];
     actors.extend(
@@ -536,17 +627,19 @@ async fn undo_follow_by_id(
             && follower.follow_ap_id == follow_id.as_str()
         {
             store.remove_follower(local, sender.id, Vec::new()).await?;
-            return Ok("follower removed");
+            return Ok(true);
         }
     }
-    Ok("dropped: Undo of no Follow by this actor")
+    Ok(false)
 }
 
 /// Update of the sender itself: refetch it from its origin (the embedded copy is never
-/// trusted: S13). Updates of anything else are for later issues.
+/// trusted: S13), and show its new name and avatar on its comments. Updates of objects
+/// are comment edits (`crate::comments`).
 async fn update(
     federation: &Federation,
     inbox: &InboxState,
+    sender: &RemoteActor,
     sender_id: &Url,
     activity: &AnyActivity,
 ) -> Result<&'static str, DispatchError> {
@@ -555,14 +648,25 @@ async fn update(
         Some("Person" | "Service" | "Application" | "Group" | "Organization")
     );
     if activity.object_id() != Some(sender_id) {
-        return Ok(if is_actor_kind {
-            "dropped: Update of another actor"
-        } else {
-            "ignored: Update of an object"
-        });
+        if is_actor_kind {
+            return Ok("dropped: Update of another actor");
+        }
+        return Ok(inbox
+            .comments
+            .update(
+                federation,
+                &inbox.remote_actors,
+                sender,
+                sender_id,
+                activity,
+            )
+            .await?);
     }
     match inbox.remote_actors.refetch(federation, sender_id).await {
-        Ok(_) => Ok("actor refreshed"),
+        Ok(actor) => {
+            inbox.comments.refresh_author(federation, &actor).await?;
+            Ok("actor refreshed")
+        }
         Err(RemoteActorError::RateLimited) => Ok("actor refreshed recently"),
         Err(RemoteActorError::Storage(err)) => Err(err.into()),
         Err(err) => {
@@ -572,20 +676,27 @@ async fn update(
     }
 }
 
-/// Delete of the sender itself: forget it, without fetching (its URL may answer 410).
-/// Deletes of objects are for later issues.
+/// Delete of the sender itself: forget it, without fetching (its URL may answer 410),
+/// and delete its comments. Deletes of objects are comment deletions
+/// (`crate::comments`).
 async fn delete(
     federation: &Federation,
+    inbox: &InboxState,
     sender: &RemoteActor,
     sender_id: &Url,
     activity: &AnyActivity,
 ) -> Result<&'static str, DispatchError> {
     if activity.object_id() != Some(sender_id) {
-        return Ok("ignored: Delete of an object");
+        return Ok(inbox
+            .comments
+            .delete(federation, sender, sender_id, activity)
+            .await?);
     }
     federation
         .store()
         .mark_remote_actor_deleted(&sender.ap_id, Utc::now())
         .await?;
+    let deleted = inbox.comments.forget_actor(federation, sender).await?;
+    tracing::info!(actor = %sender.ap_id, comments = deleted, "inbox: a deleted actor's comments deleted");
     Ok("actor deleted")
 }

@@ -6,12 +6,14 @@
 
 pub mod actors;
 pub mod authoring;
+pub mod comments;
 pub mod content;
 pub mod context;
 pub mod delivery;
 pub mod discovery;
 pub mod http_client;
 pub mod inbox;
+pub mod moderation;
 pub mod notes;
 pub mod outbox;
 pub mod protocol;

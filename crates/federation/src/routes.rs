@@ -8,7 +8,7 @@
 //! | `GET /blog/{outbox,followers,following,featured}`, `GET /authors/{username}/…` | the actors' collections |
 //! | `GET /instance/outbox` | empty: the instance actor publishes nothing |
 //! | `GET /activities/{id}` | one of our public activities |
-//! | `GET /posts/{slug}/replies`, `GET /posts/{slug}/context` | a post's collections (empty until comments federate) |
+//! | `GET /posts/{slug}/replies`, `GET /posts/{slug}/context` | a post's public replies and its whole public thread |
 //!
 //! `/posts/{slug}` and `/authors/{username}` themselves belong to the web layer, which
 //! negotiates HTML or JSON with [`wants_activity_json`] and answers JSON with
@@ -23,7 +23,13 @@
 //!   activity);
 //! - followers show only `totalItems`: who follows whom is the followers' business
 //!   (Mastodon hides the list the same way when asked to);
-//! - following and featured are empty (our actors follow no one and pin nothing).
+//! - following and featured are empty (our actors follow no one and pin nothing);
+//! - a post's `replies` (its top-level comments) and `context` (FEP-7888: the post, then
+//!   every comment of its thread) list ids of public and unlisted, approved, live
+//!   comments only, oldest first; followers-only and direct replies, held ones and those
+//!   of blocked authors are in no collection and no count (checklist P8). Up to
+//!   [`THREAD_PAGE_SIZE`] ids are listed on the collection itself; longer ones are paged
+//!   (`?page=N`), the first page embedded.
 
 use crate::context::{Federation, FederationError};
 use crate::discovery;
@@ -43,13 +49,18 @@ use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use gloss_storage::{Author, BlogSettings, FollowState, LocalActor, Page, Post, PostStatus};
+use gloss_storage::{
+    Author, BlogSettings, FollowState, LocalActor, Page, Post, PostStatus, ThreadNode,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
 
 /// Activities per outbox page.
 pub const OUTBOX_PAGE_SIZE: i64 = 20;
+
+/// Ids per page of a post's `replies` and `context` collections.
+pub const THREAD_PAGE_SIZE: i64 = 100;
 
 /// Highest outbox page number served (bounds the database offset).
 const MAX_OUTBOX_PAGE: i64 = 10_000;
@@ -641,35 +652,96 @@ async fn published_post(
     }
 }
 
-/// `GET /posts/{slug}/replies`: empty until comments federate (issue 4).
+/// A thread collection (`replies`, `context`) of `total` ids: the collection itself
+/// lists them when they fit on one page, else embeds the first page; `requested` asks
+/// for one page (`?page=N`) of which `items` are the ids.
+fn thread_collection(id: &str, total: i64, requested: Option<i64>, items: Vec<String>) -> Value {
+    let total_items = u64::try_from(total).unwrap_or_default();
+    let items: Vec<Value> = items.into_iter().map(Value::String).collect();
+    if requested.is_none() && total <= THREAD_PAGE_SIZE {
+        let mut collection = OrderedCollection::with_items(id.to_owned(), items);
+        collection.total_items = Some(total_items);
+        return document(default_context(), &collection);
+    }
+    let number = requested.unwrap_or(1);
+    let page_id = |n: i64| format!("{id}?page={n}");
+    let page = OrderedCollectionPage {
+        id: Some(page_id(number)),
+        kind: CollectionType::OrderedCollectionPage,
+        part_of: Some(id.to_owned()),
+        total_items: None,
+        next: (number.saturating_mul(THREAD_PAGE_SIZE) < total).then(|| page_id(number + 1)),
+        prev: (number > 1).then(|| page_id(number - 1)),
+        ordered_items: items,
+    };
+    if requested.is_some() {
+        return document(default_context(), &page);
+    }
+    document(
+        default_context(),
+        &OrderedCollection {
+            id: Some(id.to_owned()),
+            kind: CollectionType::OrderedCollection,
+            total_items: Some(total_items),
+            first: Some(PageRef::Page(Box::new(page))),
+            ordered_items: None,
+        },
+    )
+}
+
+/// `GET /posts/{slug}/replies`: the post's public top-level comments (their ids), so
+/// that other servers can backfill the thread from us.
 async fn post_replies(
     State(federation): State<Federation>,
     slug: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, RouteError> {
     let post = published_post(&federation, slug).await?;
-    Ok(collection_response(
-        &OrderedCollection::<Value>::with_items(
-            federation.urls().post_replies(&post.slug),
-            Vec::new(),
-        ),
-    ))
+    let requested = outbox_page(query.as_deref())?;
+    let store = federation.store();
+    let node = ThreadNode::Post(post.id);
+    let total = store.count_public_replies(node).await?;
+    let items = store
+        .public_reply_ap_ids(node, Page::number(requested.unwrap_or(1), THREAD_PAGE_SIZE))
+        .await?;
+    Ok(activity_json_response(&thread_collection(
+        &federation.urls().post_replies(&post.slug),
+        total,
+        requested,
+        items,
+    )))
 }
 
 /// `GET /posts/{slug}/context`: the conversation of a post (FEP-7888), owned by its
-/// author; empty until comments federate (issue 4).
+/// author: the post itself first, then every public comment of its thread.
 async fn post_context(
     State(federation): State<Federation>,
     slug: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, RouteError> {
     let post = published_post(&federation, slug).await?;
-    let mut value = document(
-        default_context(),
-        &OrderedCollection::<Value>::with_items(
-            federation.urls().post_context(&post.slug),
-            Vec::new(),
-        ),
+    let requested = outbox_page(query.as_deref())?;
+    let store = federation.store();
+    let total = store.count_public_thread(post.id).await?.saturating_add(1);
+    // Position 0 is the post; comment n is at position n + 1.
+    let number = requested.unwrap_or(1);
+    let first_position = (number - 1).saturating_mul(THREAD_PAGE_SIZE);
+    let mut items = Vec::new();
+    if first_position == 0 {
+        items.push(federation.urls().post(&post.slug));
+    }
+    let comments = Page {
+        limit: THREAD_PAGE_SIZE - i64::from(first_position == 0),
+        offset: (first_position - 1).max(0),
+    };
+    items.extend(store.public_thread_ap_ids(post.id, comments).await?);
+    let mut value = thread_collection(
+        &federation.urls().post_context(&post.slug),
+        total,
+        requested,
+        items,
     );
-    if let Some(author) = federation.store().author_by_id(post.author_id).await?
+    if let Some(author) = store.author_by_id(post.author_id).await?
         && let Some(map) = value.as_object_mut()
     {
         map.insert(

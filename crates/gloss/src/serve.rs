@@ -94,6 +94,7 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
         http,
         delivery_http,
     );
+    federation.set_comments_moderation(settings.comments_moderation);
     let delivery_federation = federation.clone();
     let state = AppState::new(
         Arc::clone(&store),

@@ -45,6 +45,8 @@ struct SettingsFile {
     federation_allow_private_addresses: Option<bool>,
     /// Test networks only: an extra trusted CA certificate (PEM file). Default none.
     federation_extra_ca: Option<String>,
+    /// How fediverse replies are moderated: open, first-time or all. Default first-time.
+    comments_moderation: Option<String>,
 }
 
 /// A database URL. Kept apart from plain strings because it may carry a password:
@@ -97,6 +99,10 @@ pub struct Settings {
     /// Test networks only: a CA certificate file (PEM) trusted in addition to the
     /// system's, with its contents read at start-up. A warning is logged when set.
     pub federation_extra_ca: Option<(PathBuf, Vec<u8>)>,
+    /// How fediverse replies are moderated: `open` (published at once), `first-time`
+    /// (a commenter's first comment waits for approval) or `all`. Rules (links, bursts,
+    /// blocks) hold comments in every mode.
+    pub comments_moderation: gloss_federation::moderation::CommentsModeration,
 }
 
 impl Default for Settings {
@@ -110,6 +116,7 @@ impl Default for Settings {
             blog_handle: "blog".to_owned(),
             federation_allow_private_addresses: false,
             federation_extra_ca: None,
+            comments_moderation: gloss_federation::moderation::CommentsModeration::default(),
         }
     }
 }
@@ -177,7 +184,7 @@ struct Field {
     expected: &'static str,
 }
 
-const FIELDS: [Field; 8] = [
+const FIELDS: [Field; 9] = [
     Field {
         key: "public_url",
         env: "GLOSS_PUBLIC_URL",
@@ -226,6 +233,12 @@ const FIELDS: [Field; 8] = [
         help: "Test networks only: a CA certificate (PEM file) to trust besides the system's (empty: none).",
         expected: "the path of a readable PEM file holding a CERTIFICATE block, or an empty value",
     },
+    Field {
+        key: "comments_moderation",
+        env: "GLOSS_COMMENTS_MODERATION",
+        help: "How fediverse replies are moderated: open, first-time or all.",
+        expected: "open, first-time or all",
+    },
 ];
 
 /// Reads the settings: defaults, then `config` (or `gloss.toml` in the working
@@ -262,6 +275,7 @@ pub fn load(
                 .federation_allow_private_addresses
                 .map(|b| b.to_string()),
             contents.federation_extra_ca,
+            contents.comments_moderation,
         ];
         for (slot, value) in raw.iter_mut().zip(values) {
             if let Some(value) = value {
@@ -456,6 +470,12 @@ fn apply(settings: &mut Settings, key: &str, value: &str) -> Result<(), String> 
                 Some((path, pem))
             };
         }
+        "comments_moderation" => {
+            let value = value.trim();
+            settings.comments_moderation =
+                gloss_federation::moderation::CommentsModeration::parse(value)
+                    .ok_or_else(|| format!("{value:?} is not a moderation mode"))?;
+        }
         other => return Err(format!("{other} is not a setting")),
     }
     Ok(())
@@ -537,7 +557,7 @@ impl Loaded {
     /// The settings as TOML, secrets redacted, each with its description and source.
     pub fn to_toml(&self) -> String {
         let settings = &self.settings;
-        let values: [toml::Value; 8] = [
+        let values: [toml::Value; 9] = [
             toml::Value::String(settings.public_base()),
             toml::Value::String(settings.listen.to_string()),
             toml::Value::String(settings.database_url.redacted()),
@@ -552,6 +572,7 @@ impl Loaded {
                     .map(|(path, _)| path.display().to_string())
                     .unwrap_or_default(),
             ),
+            toml::Value::String(settings.comments_moderation.as_str().to_owned()),
         ];
         let mut out = String::from(
             "# Gloss settings in effect (secrets redacted).\n\
@@ -648,6 +669,7 @@ mod tests {
             ("GLOSS_POSTS_PER_PAGE", "ten", "1 to 100"),
             ("GLOSS_LOG", "info,[", "tracing filter"),
             ("GLOSS_BLOG_HANDLE", "Blog!", "lower-case"),
+            ("GLOSS_COMMENTS_MODERATION", "sometimes", "first-time"),
             (
                 "GLOSS_FEDERATION_ALLOW_PRIVATE_ADDRESSES",
                 "maybe",

@@ -1,0 +1,1473 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Comments from the fediverse through the signed inbox: fake remote servers on
+//! 127.0.0.1 serve actors and notes, signed activities go to our router, and the store
+//! shows what became of them. Every test runs on SQLite, and on PostgreSQL when
+//! `GLOSS_TEST_POSTGRES_URL` is set (security checklist P1-P13, F9, C1/C2/C5/C8, M1-M6).
+
+use activitypub_federation::http_signatures::{Keypair, generate_actor_keypair};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Method, Request, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use gloss_federation::comments::FETCH_BUDGET;
+use gloss_federation::context::{Federation, FederationSettings};
+use gloss_federation::http_client::{HttpClientSettings, build_client};
+use gloss_federation::moderation::CommentsModeration;
+use gloss_federation::signatures::{SigningKey, sign_request};
+use gloss_federation::{inbox, routes};
+use gloss_storage::{
+    ActorKey, BlockKind, Comment, CommentFilter, LocalActor, Moderation, ModerationDecider,
+    NewAuthor, Page, Post, PostDraft, PostOrigin, PostStatus, Store, Visibility,
+};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
+use tower::ServiceExt;
+use url::Url;
+
+/// Our public URL (requests go straight to the router; nothing listens there).
+const OUR_BASE: &str = "http://blog.test";
+const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
+
+/// RSA keys are slow to generate: a few, once per test binary.
+fn keys() -> &'static [Keypair] {
+    static KEYS: OnceLock<Vec<Keypair>> = OnceLock::new();
+    KEYS.get_or_init(|| (0..5).map(|_| generate_actor_keypair().unwrap()).collect())
+}
+const INSTANCE_KEY: usize = 4;
+/// The fake actors and their keys.
+const ACTORS: [(&str, usize); 4] = [("alice", 0), ("bob", 1), ("mallory", 2), ("carol", 3)];
+
+// ---------------------------------------------------------------------------------------
+// A fake remote server: actors at /users/{name}, any other document at its path.
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Remote {
+    base: Arc<OnceLock<String>>,
+    /// Display names (changed to test Update(Person)).
+    names: Arc<Mutex<HashMap<String, String>>>,
+    /// Path → (status, document).
+    documents: Arc<Mutex<HashMap<String, (u16, Value)>>>,
+    /// Every GET path, in order.
+    gets: Arc<Mutex<Vec<String>>>,
+}
+
+impl Remote {
+    fn base(&self) -> &str {
+        self.base.get().unwrap()
+    }
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
+    }
+    fn actor(&self, name: &str) -> String {
+        self.url(&format!("/users/{name}"))
+    }
+    fn serve(&self, path: &str, document: Value) {
+        self.documents
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (200, document));
+    }
+    fn serve_status(&self, path: &str, status: u16) {
+        self.documents
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (status, Value::Null));
+    }
+    fn gets_of(&self, prefix: &str) -> usize {
+        self.gets
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|path| path.starts_with(prefix))
+            .count()
+    }
+    fn all_gets(&self) -> usize {
+        self.gets.lock().unwrap().len()
+    }
+}
+
+async fn remote_handler(State(remote): State<Remote>, method: Method, uri: Uri) -> Response {
+    if method != Method::GET {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let path = uri.path().to_owned();
+    remote.gets.lock().unwrap().push(path.clone());
+    let activity_json = [(header::CONTENT_TYPE, "application/activity+json")];
+    if let Some(name) = path.strip_prefix("/users/")
+        && let Some((_, key)) = ACTORS.iter().find(|(known, _)| *known == name)
+    {
+        let id = remote.actor(name);
+        let display = remote
+            .names
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| format!("{name} display"));
+        let body = json!({
+            "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+            "id": id, "type": "Person", "preferredUsername": name, "name": display,
+            "url": remote.url(&format!("/@{name}")),
+            "icon": {"type": "Image", "url": remote.url(&format!("/avatars/{name}.png"))},
+            "inbox": format!("{id}/inbox"),
+            "publicKey": {"id": format!("{id}#main-key"), "owner": id,
+                          "publicKeyPem": keys()[*key].public_key},
+        });
+        return (activity_json, body.to_string()).into_response();
+    }
+    let Some((status, document)) = remote.documents.lock().unwrap().get(&path).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if status != 200 {
+        return StatusCode::from_u16(status).unwrap().into_response();
+    }
+    (activity_json, document.to_string()).into_response()
+}
+
+async fn spawn_remote() -> Remote {
+    let remote = Remote::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    remote
+        .base
+        .set(format!("http://{}", listener.local_addr().unwrap()))
+        .unwrap();
+    let app = Router::new()
+        .fallback(remote_handler)
+        .with_state(remote.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    remote
+}
+
+// ---------------------------------------------------------------------------------------
+// Databases: SQLite always; PostgreSQL when GLOSS_TEST_POSTGRES_URL is set.
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `body` with the URL of a fresh database of `engine`.
+async fn run_on<F, Fut>(engine: Engine, body: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    match engine {
+        Engine::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            body(format!("sqlite:{}/t.db", dir.path().display())).await;
+        }
+        Engine::Postgres => {
+            use sqlx::{AssertSqlSafe, Connection, PgConnection};
+            let Ok(admin_url) = std::env::var("GLOSS_TEST_POSTGRES_URL") else {
+                println!("skipped: set GLOSS_TEST_POSTGRES_URL to run this test on PostgreSQL");
+                return;
+            };
+            let name = format!("gloss_test_{:016x}", rand::random::<u64>());
+            let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let mut url = Url::parse(&admin_url).unwrap();
+            url.set_path(&format!("/{name}"));
+            // In its own task, so that the database is dropped even when the body panics.
+            let outcome = tokio::spawn(body(url.to_string())).await;
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            if let Err(err) = sqlx::raw_sql(AssertSqlSafe(drop)).execute(&mut admin).await {
+                eprintln!("could not drop test database {name}: {err}");
+            }
+            if let Err(err) = outcome {
+                std::panic::resume_unwind(err.into_panic());
+            }
+        }
+    }
+}
+
+/// One test body per engine.
+macro_rules! on_both_engines {
+    ($($body:ident => $sqlite:ident, $postgres:ident;)*) => {
+        $(
+            #[tokio::test]
+            async fn $sqlite() {
+                run_on(Engine::Sqlite, $body).await;
+            }
+
+            #[tokio::test]
+            async fn $postgres() {
+                run_on(Engine::Postgres, $body).await;
+            }
+        )*
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Our Gloss instance
+// ---------------------------------------------------------------------------------------
+
+struct Setup {
+    federation: Federation,
+    router: Router,
+    remote: Remote,
+    post: Post,
+}
+
+fn post_url() -> String {
+    format!("{OUR_BASE}/posts/hello")
+}
+
+async fn setup(database_url: &str, mode: CommentsModeration) -> Setup {
+    let store = gloss_storage::connect(database_url).await.unwrap();
+    store
+        .insert_actor_key_if_missing(ActorKey {
+            actor: LocalActor::Instance,
+            public_key_pem: keys()[INSTANCE_KEY].public_key.clone(),
+            private_key_pem: keys()[INSTANCE_KEY].private_key.clone(),
+            created_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let author = store
+        .create_author(NewAuthor {
+            username: "ana".into(),
+            display_name: "Ana".into(),
+            password_hash: None,
+            is_admin: true,
+            import_key: None,
+        })
+        .await
+        .unwrap();
+    let draft = |slug: &str| PostDraft {
+        author_id: author.id,
+        title: "Hello".into(),
+        slug: slug.into(),
+        source: "Hi".into(),
+        content_html: "<p>Hi</p>".into(),
+        summary: None,
+        tags: vec![],
+        status: PostStatus::Published,
+        origin: PostOrigin::Local,
+        published_at: Utc::now(),
+        import_key: None,
+    };
+    let post = store.create_post(draft("hello"), Vec::new()).await.unwrap();
+    let closed = store
+        .create_post(draft("closed"), Vec::new())
+        .await
+        .unwrap();
+    store
+        .set_post_comments_closed(closed.id, true)
+        .await
+        .unwrap();
+    let http = build_client(&HttpClientSettings {
+        allow_private_addresses: true,
+        ..HttpClientSettings::default()
+    })
+    .unwrap();
+    let federation = Federation::new(
+        store,
+        FederationSettings {
+            public_url: Url::parse(OUR_BASE).unwrap(),
+            blog_handle: "blog".into(),
+            allow_private_addresses: true,
+            extra_ca_pem: None,
+        },
+        http,
+    );
+    federation.set_comments_moderation(mode);
+    let router = inbox::routes::<Federation>()
+        .merge(routes::routes::<Federation>())
+        .with_state(federation.clone());
+    Setup {
+        federation,
+        router,
+        remote: spawn_remote().await,
+        post,
+    }
+}
+
+fn signed_request(path: &str, body: Vec<u8>, key_id: &str, private_pem: &str) -> Request<Body> {
+    let url = Url::parse(&format!("{OUR_BASE}{path}")).unwrap();
+    let key = SigningKey::from_pkcs8_pem(private_pem).unwrap();
+    let headers =
+        sign_request(&Method::POST, &url, &body, key_id, &key, SystemTime::now()).unwrap();
+    let mut builder = Request::post(path).header(header::CONTENT_TYPE, "application/activity+json");
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+impl Setup {
+    fn store(&self) -> &dyn Store {
+        self.federation.store().as_ref()
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Posts `activity` to the shared inbox, signed by `signer` of `remote`.
+    async fn post_from(&self, remote: &Remote, activity: &Value, signer: &str) -> StatusCode {
+        let key = ACTORS.iter().find(|(name, _)| *name == signer).unwrap().1;
+        let request = signed_request(
+            "/inbox",
+            activity.to_string().into_bytes(),
+            &format!("{}#main-key", remote.actor(signer)),
+            &keys()[key].private_key,
+        );
+        let (status, body) = self.send(request).await;
+        assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        status
+    }
+
+    /// Posts `activity`, signed by `signer` of the main fake server; expects 202.
+    async fn post(&self, activity: &Value, signer: &str) {
+        let status = self.post_from(&self.remote, activity, signer).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{activity}");
+    }
+
+    async fn get_json(&self, path: &str) -> Value {
+        let request = Request::get(path)
+            .header(header::ACCEPT, "application/activity+json")
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// A public note by `author` at `{base}/notes/{name}`, replying to `in_reply_to`.
+    fn note(&self, name: &str, author: &str, in_reply_to: &str, content: &str) -> Value {
+        note_on(&self.remote, name, author, in_reply_to, content)
+    }
+
+    /// `Create` of `note` by its author.
+    fn create(&self, note: &Value) -> Value {
+        create_on(note)
+    }
+
+    fn activity(&self, kind: &str, actor: &str, n: &str, object: Value) -> Value {
+        json!({"@context": "https://www.w3.org/ns/activitystreams",
+               "id": self.remote.url(&format!("/activities/{kind}-{actor}-{n}")),
+               "type": kind, "actor": self.remote.actor(actor), "object": object,
+               "to": [PUBLIC]})
+    }
+
+    async fn comment(&self, ap_id: &Value) -> Option<Comment> {
+        self.store()
+            .comment_by_ap_id(ap_id.as_str().unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn public_comments(&self) -> Vec<Comment> {
+        self.store()
+            .comments_for_post(self.post.id, CommentFilter::Public)
+            .await
+            .unwrap()
+    }
+
+    async fn all_comments(&self) -> Vec<Comment> {
+        self.store()
+            .comments_for_post(self.post.id, CommentFilter::All)
+            .await
+            .unwrap()
+    }
+
+    async fn actor_id(&self, name: &str) -> gloss_storage::RemoteActorId {
+        self.store()
+            .remote_actor_by_ap_id(&self.remote.actor(name))
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+}
+
+fn note_on(remote: &Remote, name: &str, author: &str, in_reply_to: &str, content: &str) -> Value {
+    json!({
+        "id": remote.url(&format!("/notes/{name}")),
+        "type": "Note",
+        "attributedTo": remote.actor(author),
+        "inReplyTo": in_reply_to,
+        "content": content,
+        "published": "2024-05-01T10:00:00Z",
+        "url": remote.url(&format!("/@{author}/{name}")),
+        "to": [PUBLIC],
+        "cc": [format!("{}/followers", remote.actor(author)), format!("{OUR_BASE}/authors/ana")],
+        "tag": [{"type": "Mention", "href": format!("{OUR_BASE}/authors/ana"), "name": "@ana@blog.test"}],
+    })
+}
+
+fn create_on(note: &Value) -> Value {
+    json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/activity", note["id"].as_str().unwrap()),
+        "type": "Create",
+        "actor": note["attributedTo"],
+        "object": note,
+        "to": note["to"],
+        "cc": note["cc"],
+    })
+}
+
+// =======================================================================================
+// Intake: where replies go, and how they are moderated
+// =======================================================================================
+
+async fn a_reply_to_a_post_is_published_when_moderation_is_open(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let note = s.note(
+        "1",
+        "alice",
+        &post_url(),
+        "<p><span class=\"h-card\"><a href=\"http://blog.test/authors/ana\" class=\"u-url mention\">@<span>ana</span></a></span> Nice post!</p>",
+    );
+    s.post(&s.create(&note), "alice").await;
+    let comment = s.comment(&note["id"]).await.expect("stored");
+    assert_eq!(comment.post_id, s.post.id);
+    assert_eq!(comment.parent_id, None);
+    assert_eq!(comment.depth, 0);
+    assert_eq!(comment.moderation, Moderation::Approved);
+    assert_eq!(comment.visibility, Visibility::Public);
+    assert_eq!(comment.author_name, "alice display");
+    assert_eq!(
+        comment.author_url.as_deref(),
+        Some(s.remote.url("/@alice").as_str())
+    );
+    assert_eq!(comment.remote_actor_id, Some(s.actor_id("alice").await));
+    assert_eq!(
+        comment.url.as_deref(),
+        Some(s.remote.url("/@alice/1").as_str())
+    );
+    assert_eq!(
+        comment.in_reply_to_ap_id.as_deref(),
+        Some(post_url().as_str())
+    );
+    assert!(comment.content_html.contains("class=\"u-url mention\""));
+    assert!(comment.content_html.contains("Nice post!"));
+    assert_eq!(
+        comment.moderation_reason.as_deref(),
+        Some("approved: moderation is open")
+    );
+    assert_eq!(s.public_comments().await.len(), 1);
+    let history = s.store().moderation_history(comment.id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].decided_by, ModerationDecider::Rules);
+
+    // P6: the same activity again, and the same object in another activity: one comment.
+    s.post(&s.create(&note), "alice").await;
+    let mut again = s.create(&note);
+    again["id"] = json!(s.remote.url("/activities/another-create"));
+    s.post(&again, "alice").await;
+    assert_eq!(s.all_comments().await.len(), 1);
+    assert_eq!(
+        s.store()
+            .moderation_history(comment.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn first_time_moderation_holds_a_first_reply_until_approved(db: String) {
+    let s = setup(&db, CommentsModeration::FirstTime).await;
+    let first = s.note("1", "alice", &post_url(), "<p>First!</p>");
+    s.post(&s.create(&first), "alice").await;
+    let held = s.comment(&first["id"]).await.unwrap();
+    assert_eq!(held.moderation, Moderation::Pending);
+    assert!(
+        held.moderation_reason
+            .as_deref()
+            .unwrap()
+            .contains("first comment"),
+        "{:?}",
+        held.moderation_reason
+    );
+    assert!(s.public_comments().await.is_empty());
+    assert_eq!(s.store().count_public_comments(s.post.id).await.unwrap(), 0);
+
+    s.store()
+        .set_comment_moderation_with_reason(
+            held.id,
+            Moderation::Approved,
+            "approved",
+            ModerationDecider::Rules,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let second = s.note("2", "alice", &post_url(), "<p>Second</p>");
+    s.post(&s.create(&second), "alice").await;
+    assert_eq!(
+        s.comment(&second["id"]).await.unwrap().moderation,
+        Moderation::Approved
+    );
+    // Someone else's first reply still waits.
+    let bob = s.note("3", "bob", &post_url(), "<p>Hi</p>");
+    s.post(&s.create(&bob), "bob").await;
+    assert_eq!(
+        s.comment(&bob["id"]).await.unwrap().moderation,
+        Moderation::Pending
+    );
+}
+
+async fn all_moderation_and_the_link_rule_hold_replies(db: String) {
+    let s = setup(&db, CommentsModeration::All).await;
+    let note = s.note("1", "alice", &post_url(), "<p>Hi</p>");
+    s.post(&s.create(&note), "alice").await;
+    let held = s.comment(&note["id"]).await.unwrap();
+    assert_eq!(held.moderation, Moderation::Pending);
+    assert!(held.moderation_reason.unwrap().contains("moderation: all"));
+
+    s.federation
+        .set_comments_moderation(CommentsModeration::Open);
+    let spam = s.note(
+        "2",
+        "bob",
+        &post_url(),
+        "<p><a href=\"https://a.example/\">a</a> <a href=\"https://b.example/\">b</a> <a href=\"https://c.example/\">c</a></p>",
+    );
+    s.post(&s.create(&spam), "bob").await;
+    let held = s.comment(&spam["id"]).await.unwrap();
+    assert_eq!(held.moderation, Moderation::Pending);
+    assert!(held.moderation_reason.unwrap().contains("3 links"));
+}
+
+async fn a_burst_from_one_server_is_accepted_but_held(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    for n in 0..31 {
+        let note = s.note(&format!("b{n}"), "bob", &post_url(), "<p>again</p>");
+        s.post(&s.create(&note), "bob").await;
+        assert_eq!(
+            s.comment(&note["id"]).await.unwrap().moderation,
+            Moderation::Approved,
+            "comment {n}"
+        );
+    }
+    // More than 30 in the last minute from that server: the next ones wait (M3).
+    let next = s.note("a", "alice", &post_url(), "<p>me too</p>");
+    s.post(&s.create(&next), "alice").await;
+    let held = s.comment(&next["id"]).await.unwrap();
+    assert_eq!(held.moderation, Moderation::Pending);
+    assert!(held.moderation_reason.unwrap().contains("burst"));
+}
+
+async fn a_reply_to_a_comment_is_nested_under_it(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let parent = s.note("1", "alice", &post_url(), "<p>Parent</p>");
+    s.post(&s.create(&parent), "alice").await;
+    let child = s.note("2", "bob", parent["id"].as_str().unwrap(), "<p>Child</p>");
+    s.post(&s.create(&child), "bob").await;
+    let grandchild = s.note("3", "alice", child["id"].as_str().unwrap(), "<p>More</p>");
+    s.post(&s.create(&grandchild), "alice").await;
+
+    let parent = s.comment(&parent["id"]).await.unwrap();
+    let child = s.comment(&child["id"]).await.unwrap();
+    let grandchild = s.comment(&grandchild["id"]).await.unwrap();
+    assert_eq!(child.parent_id, Some(parent.id));
+    assert_eq!(child.depth, 1);
+    assert_eq!(grandchild.parent_id, Some(child.id));
+    assert_eq!(grandchild.depth, 2);
+    let order: Vec<_> = s.public_comments().await.iter().map(|c| c.id).collect();
+    assert_eq!(order, vec![parent.id, child.id, grandchild.id]);
+    assert_eq!(s.remote.gets_of("/notes/"), 0, "nothing needed fetching");
+}
+
+async fn a_reply_to_a_held_comment_is_held_too(db: String) {
+    let s = setup(&db, CommentsModeration::FirstTime).await;
+    let parent = s.note("1", "alice", &post_url(), "<p>First</p>");
+    s.post(&s.create(&parent), "alice").await;
+    let bob_id = {
+        let warmup = s.note("0", "bob", &post_url(), "<p>Warm-up</p>");
+        s.post(&s.create(&warmup), "bob").await;
+        let warmup = s.comment(&warmup["id"]).await.unwrap();
+        s.store()
+            .set_comment_moderation(warmup.id, Moderation::Approved)
+            .await
+            .unwrap();
+        warmup.remote_actor_id.unwrap()
+    };
+    assert_eq!(
+        s.store()
+            .count_approved_comments_by_actor(bob_id)
+            .await
+            .unwrap(),
+        1
+    );
+    let child = s.note("2", "bob", parent["id"].as_str().unwrap(), "<p>Child</p>");
+    s.post(&s.create(&child), "bob").await;
+    let child = s.comment(&child["id"]).await.unwrap();
+    assert_eq!(child.moderation, Moderation::Pending, "P9");
+    assert!(child.moderation_reason.unwrap().contains("not shown"));
+}
+
+async fn replies_to_closed_or_missing_posts_are_refused(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let closed = s.note(
+        "1",
+        "alice",
+        &format!("{OUR_BASE}/posts/closed"),
+        "<p>Hi</p>",
+    );
+    s.post(&s.create(&closed), "alice").await;
+    assert!(s.comment(&closed["id"]).await.is_none());
+    let missing = s.note("2", "alice", &format!("{OUR_BASE}/posts/nope"), "<p>Hi</p>");
+    s.post(&s.create(&missing), "alice").await;
+    assert!(s.comment(&missing["id"]).await.is_none());
+    let local = s.note("3", "alice", &format!("{OUR_BASE}/tags/x"), "<p>Hi</p>");
+    s.post(&s.create(&local), "alice").await;
+    assert!(s.comment(&local["id"]).await.is_none());
+}
+
+// =======================================================================================
+// Threads: unknown ancestors (F9)
+// =======================================================================================
+
+async fn an_unknown_ancestor_is_fetched_from_its_origin(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    // carol replied to the post, but her reply never reached us.
+    let carol = s.note("c1", "carol", &post_url(), "<p>Carol's</p>");
+    s.remote.serve("/notes/c1", carol.clone());
+    let reply = s.note(
+        "a1",
+        "alice",
+        carol["id"].as_str().unwrap(),
+        "<p>Alice's</p>",
+    );
+    s.post(&s.create(&reply), "alice").await;
+
+    let carol = s.comment(&carol["id"]).await.expect("ancestor stored");
+    let reply = s.comment(&reply["id"]).await.expect("reply stored");
+    assert_eq!(carol.parent_id, None);
+    assert_eq!(reply.parent_id, Some(carol.id));
+    assert_eq!(reply.depth, 1);
+    assert_eq!(carol.author_name, "carol display");
+    assert_eq!(carol.remote_actor_id, Some(s.actor_id("carol").await));
+    assert_eq!(s.remote.gets_of("/notes/c1"), 1);
+}
+
+async fn a_thread_that_never_reaches_our_post_is_not_stored(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    // A root note elsewhere (no inReplyTo), and a 404 ancestor.
+    s.remote.serve(
+        "/notes/root",
+        json!({"id": s.remote.url("/notes/root"), "type": "Note",
+               "attributedTo": s.remote.actor("carol"), "content": "root", "to": [PUBLIC]}),
+    );
+    let orphan = s.note("o1", "alice", &s.remote.url("/notes/root"), "<p>x</p>");
+    s.post(&s.create(&orphan), "alice").await;
+    let lost = s.note("o2", "alice", &s.remote.url("/notes/missing"), "<p>y</p>");
+    s.post(&s.create(&lost), "alice").await;
+    s.remote.serve_status("/notes/gone", 410);
+    let gone = s.note("o3", "alice", &s.remote.url("/notes/gone"), "<p>z</p>");
+    s.post(&s.create(&gone), "alice").await;
+    // Not a reply at all.
+    let mut standalone = s.note("o4", "alice", &post_url(), "<p>w</p>");
+    standalone.as_object_mut().unwrap().remove("inReplyTo");
+    s.post(&s.create(&standalone), "alice").await;
+
+    assert!(s.all_comments().await.is_empty());
+    for id in ["root", "o1", "o2", "o3", "o4"] {
+        assert!(
+            s.comment(&json!(s.remote.url(&format!("/notes/{id}"))))
+                .await
+                .is_none(),
+            "{id}"
+        );
+    }
+}
+
+async fn a_cycle_and_a_60_deep_chain_stop_within_the_budget(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    // A cycle: x → y → x.
+    s.remote.serve(
+        "/notes/x",
+        s.note("x", "carol", &s.remote.url("/notes/y"), "x"),
+    );
+    s.remote.serve(
+        "/notes/y",
+        s.note("y", "carol", &s.remote.url("/notes/x"), "y"),
+    );
+    let looped = s.note("l", "alice", &s.remote.url("/notes/x"), "<p>loop</p>");
+    s.post(&s.create(&looped), "alice").await;
+    assert!(s.all_comments().await.is_empty());
+    assert_eq!(s.remote.gets_of("/notes/x"), 1);
+    assert_eq!(s.remote.gets_of("/notes/y"), 1);
+
+    // 60 ancestors: d0 → d1 → ... → d59 → our post.
+    for n in 0..60 {
+        let parent = if n == 59 {
+            post_url()
+        } else {
+            s.remote.url(&format!("/notes/d{}", n + 1))
+        };
+        s.remote.serve(
+            &format!("/notes/d{n}"),
+            s.note(&format!("d{n}"), "carol", &parent, "deep"),
+        );
+    }
+    let deep = s.note("deep", "alice", &s.remote.url("/notes/d0"), "<p>deep</p>");
+    s.post(&s.create(&deep), "alice").await;
+    assert!(s.all_comments().await.is_empty(), "not stored");
+    let fetched = s.remote.gets_of("/notes/d");
+    assert!(fetched <= FETCH_BUDGET, "{fetched} fetches");
+    assert!(fetched >= FETCH_BUDGET - 2, "{fetched} fetches");
+
+    // The same chain, 3 deep, is stored whole.
+    for n in 0..3 {
+        let parent = if n == 2 {
+            post_url()
+        } else {
+            s.remote.url(&format!("/notes/s{}", n + 1))
+        };
+        s.remote.serve(
+            &format!("/notes/s{n}"),
+            s.note(&format!("s{n}"), "carol", &parent, "short"),
+        );
+    }
+    let short = s.note("short", "alice", &s.remote.url("/notes/s0"), "<p>ok</p>");
+    s.post(&s.create(&short), "alice").await;
+    let stored = s.comment(&short["id"]).await.unwrap();
+    assert_eq!(stored.depth, 3);
+    assert_eq!(s.all_comments().await.len(), 4);
+}
+
+// =======================================================================================
+// Lifecycle: Update and Delete (P1, P2, P4, P5, M6)
+// =======================================================================================
+
+fn edited(note: &Value, content: &str, updated: &str) -> Value {
+    let mut note = note.clone();
+    note["content"] = json!(content);
+    note["updated"] = json!(updated);
+    note
+}
+
+async fn an_update_by_the_author_edits_and_keeps_the_revision(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let note = s.note("1", "alice", &post_url(), "<p>Original</p>");
+    s.post(&s.create(&note), "alice").await;
+    let original = s.comment(&note["id"]).await.unwrap();
+
+    let update = s.activity(
+        "Update",
+        "alice",
+        "1",
+        edited(&note, "<p>Edited</p>", "2024-05-01T11:00:00Z"),
+    );
+    s.post(&update, "alice").await;
+    let comment = s.comment(&note["id"]).await.unwrap();
+    assert_eq!(comment.content_html, "<p>Edited</p>");
+    assert_eq!(comment.moderation, Moderation::Approved);
+    let revisions = s.store().comment_revisions(original.id).await.unwrap();
+    assert_eq!(revisions.len(), 1);
+    assert_eq!(revisions[0].content_html, "<p>Original</p>");
+
+    // P1: mallory (same server) edits alice's comment, claiming it or not.
+    for (n, claimed) in [("2", "alice"), ("3", "mallory")] {
+        let mut forged = edited(&note, "<p>Forged</p>", "2024-05-01T12:00:00Z");
+        forged["attributedTo"] = json!(s.remote.actor(claimed));
+        s.post(&s.activity("Update", "mallory", n, forged), "mallory")
+            .await;
+    }
+    assert_eq!(
+        s.comment(&note["id"]).await.unwrap().content_html,
+        "<p>Edited</p>"
+    );
+
+    // M6: an edit goes through the rules again.
+    let links = "<p><a href=\"https://a.example/\">a</a> <a href=\"https://b.example/\">b</a> <a href=\"https://c.example/\">c</a></p>";
+    s.post(
+        &s.activity(
+            "Update",
+            "alice",
+            "4",
+            edited(&note, links, "2024-05-01T13:00:00Z"),
+        ),
+        "alice",
+    )
+    .await;
+    let comment = s.comment(&note["id"]).await.unwrap();
+    assert_eq!(comment.moderation, Moderation::Pending);
+    assert!(comment.moderation_reason.unwrap().contains("3 links"));
+}
+
+async fn an_update_before_the_create_is_taken_from_the_origin(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let note = s.note("1", "alice", &post_url(), "<p>From the origin</p>");
+    s.remote.serve("/notes/1", note.clone());
+    // The embedded copy says something else: only the origin's copy counts.
+    let update = s.activity(
+        "Update",
+        "alice",
+        "1",
+        edited(&note, "<p>Embedded</p>", "2024-05-01T11:00:00Z"),
+    );
+    s.post(&update, "alice").await;
+    let comment = s
+        .comment(&note["id"])
+        .await
+        .expect("stored as a Create (P4)");
+    assert_eq!(comment.content_html, "<p>From the origin</p>");
+    assert_eq!(s.remote.gets_of("/notes/1"), 1);
+}
+
+async fn a_delete_leaves_a_tombstone_that_a_replayed_create_cannot_pass(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let note = s.note("1", "alice", &post_url(), "<p>Soon gone</p>");
+    let create = s.create(&note);
+    s.post(&create, "alice").await;
+
+    // P2: mallory cannot delete alice's comment.
+    s.post(
+        &s.activity(
+            "Delete",
+            "mallory",
+            "1",
+            json!({"id": note["id"], "type": "Tombstone"}),
+        ),
+        "mallory",
+    )
+    .await;
+    assert!(s.comment(&note["id"]).await.unwrap().deleted_at.is_none());
+
+    s.post(
+        &s.activity(
+            "Delete",
+            "alice",
+            "1",
+            json!({"id": note["id"], "type": "Tombstone"}),
+        ),
+        "alice",
+    )
+    .await;
+    let deleted = s.comment(&note["id"]).await.unwrap();
+    assert!(deleted.deleted_at.is_some());
+    assert!(!deleted.content_html.contains("Soon gone"));
+    assert!(s.public_comments().await.iter().all(|c| !c.is_public()));
+    assert_eq!(s.store().count_public_comments(s.post.id).await.unwrap(), 0);
+
+    // P5: the Create replayed, or sent again under a new id, changes nothing.
+    s.post(&create, "alice").await;
+    let mut again = create.clone();
+    again["id"] = json!(s.remote.url("/activities/recreate"));
+    s.post(&again, "alice").await;
+    let still = s.comment(&note["id"]).await.unwrap();
+    assert!(still.deleted_at.is_some());
+    assert!(!still.content_html.contains("Soon gone"));
+}
+
+async fn a_delete_before_the_create_keeps_the_object_out(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let note = s.note("1", "alice", &post_url(), "<p>Never</p>");
+    // A bare URI, as some servers send.
+    s.post(
+        &s.activity("Delete", "alice", "1", note["id"].clone()),
+        "alice",
+    )
+    .await;
+    assert!(
+        s.store()
+            .tombstone_exists(note["id"].as_str().unwrap())
+            .await
+            .unwrap()
+    );
+    s.post(&s.create(&note), "alice").await;
+    assert!(s.comment(&note["id"]).await.is_none(), "P5");
+    // An Update arriving after the Delete is no way in either.
+    s.remote.serve("/notes/1", note.clone());
+    s.post(
+        &s.activity(
+            "Update",
+            "alice",
+            "1",
+            edited(&note, "x", "2024-06-01T00:00:00Z"),
+        ),
+        "alice",
+    )
+    .await;
+    assert!(s.comment(&note["id"]).await.is_none());
+}
+
+async fn remote_updates_and_deletes_of_our_post_are_refused(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let forged = json!({"id": post_url(), "type": "Note", "attributedTo": s.remote.actor("mallory"),
+                        "content": "pwned", "to": [PUBLIC]});
+    s.post(
+        &s.activity("Update", "mallory", "1", forged.clone()),
+        "mallory",
+    )
+    .await;
+    s.post(
+        &s.activity("Delete", "mallory", "1", json!(post_url())),
+        "mallory",
+    )
+    .await;
+    s.post(&s.activity("Create", "mallory", "1", forged), "mallory")
+        .await;
+    let post = s.store().post_by_id(s.post.id).await.unwrap().unwrap();
+    assert_eq!(post.status, PostStatus::Published);
+    assert_eq!(post.content_html, "<p>Hi</p>");
+    assert!(s.all_comments().await.is_empty());
+    assert!(!s.store().tombstone_exists(&post_url()).await.unwrap());
+    assert_eq!(s.remote.gets_of("/notes/"), 0);
+}
+
+async fn a_deleted_actor_loses_its_comments_and_an_updated_one_its_old_name(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let alice = s.note("1", "alice", &post_url(), "<p>A</p>");
+    s.post(&s.create(&alice), "alice").await;
+    let bob = s.note("2", "bob", &post_url(), "<p>B</p>");
+    s.post(&s.create(&bob), "bob").await;
+
+    s.remote
+        .names
+        .lock()
+        .unwrap()
+        .insert("bob".into(), "Bob Renamed".into());
+    let person = json!({"id": s.remote.actor("bob"), "type": "Person", "name": "ignored"});
+    s.post(&s.activity("Update", "bob", "1", person), "bob")
+        .await;
+    assert_eq!(
+        s.comment(&bob["id"]).await.unwrap().author_name,
+        "Bob Renamed"
+    );
+
+    let delete = s.activity("Delete", "alice", "me", json!(s.remote.actor("alice")));
+    s.post(&delete, "alice").await;
+    assert!(s.comment(&alice["id"]).await.unwrap().deleted_at.is_some());
+    assert!(s.comment(&bob["id"]).await.unwrap().deleted_at.is_none());
+}
+
+// =======================================================================================
+// Visibility (P8)
+// =======================================================================================
+
+async fn followers_only_and_direct_replies_are_kept_private(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let followers = format!("{}/followers", s.remote.actor("alice"));
+    let ana = format!("{OUR_BASE}/authors/ana");
+    let mut private = s.note("f", "alice", &post_url(), "<p>Followers only</p>");
+    private["to"] = json!([followers]);
+    private["cc"] = json!([ana]);
+    let mut direct = s.note("d", "alice", &post_url(), "<p>Direct</p>");
+    direct["to"] = json!([ana]);
+    direct["cc"] = json!([]);
+    let mut unlisted = s.note("u", "alice", &post_url(), "<p>Unlisted</p>");
+    unlisted["to"] = json!([followers]);
+    unlisted["cc"] = json!(["as:Public"]);
+    let mut aliased = s.note("p", "alice", &post_url(), "<p>Public alias</p>");
+    aliased["to"] = json!("Public");
+    for note in [&private, &direct, &unlisted, &aliased] {
+        s.post(&s.create(note), "alice").await;
+    }
+    let visibility = |c: Option<Comment>| c.unwrap().visibility;
+    assert_eq!(
+        visibility(s.comment(&private["id"]).await),
+        Visibility::Followers
+    );
+    assert_eq!(
+        visibility(s.comment(&direct["id"]).await),
+        Visibility::Direct
+    );
+    assert_eq!(
+        visibility(s.comment(&unlisted["id"]).await),
+        Visibility::Unlisted
+    );
+    assert_eq!(
+        visibility(s.comment(&aliased["id"]).await),
+        Visibility::Public
+    );
+    let shown: Vec<String> = s
+        .public_comments()
+        .await
+        .into_iter()
+        .filter_map(|c| c.ap_id)
+        .collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert!(
+        !shown
+            .iter()
+            .any(|id| id.ends_with("/f") || id.ends_with("/d"))
+    );
+    assert_eq!(s.store().count_public_comments(s.post.id).await.unwrap(), 2);
+    assert_eq!(s.store().count_private_comments().await.unwrap(), 2);
+    let replies = s.get_json("/posts/hello/replies").await;
+    assert_eq!(replies["totalItems"], 2);
+    let listed = replies["orderedItems"].to_string();
+    assert!(
+        !listed.contains("/notes/f") && !listed.contains("/notes/d"),
+        "{listed}"
+    );
+}
+
+// =======================================================================================
+// Likes, boosts and their Undo (P7, P13)
+// =======================================================================================
+
+async fn likes_and_boosts_are_counted_and_undone_only_by_their_actor(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let note = s.note("1", "alice", &post_url(), "<p>Comment</p>");
+    s.post(&s.create(&note), "alice").await;
+    let comment = s.comment(&note["id"]).await.unwrap();
+
+    let like = s.activity("Like", "bob", "1", json!(post_url()));
+    s.post(&like, "bob").await;
+    s.post(&like, "bob").await;
+    // P13: a boost embedding a forged copy of the object counts by id only.
+    let boost = s.activity(
+        "Announce",
+        "carol",
+        "1",
+        json!({"id": note["id"], "type": "Note", "attributedTo": s.remote.actor("carol"),
+               "content": "<p>forged</p>"}),
+    );
+    s.post(&boost, "carol").await;
+    // GoToSocial: a bare URI; and the post's URL in another spelling (P10).
+    s.post(
+        &s.activity(
+            "Like",
+            "alice",
+            "2",
+            json!(format!("{OUR_BASE}/posts/hello/?utm_source=x")),
+        ),
+        "alice",
+    )
+    .await;
+    s.post(
+        &s.activity("Like", "carol", "3", note["id"].clone()),
+        "carol",
+    )
+    .await;
+
+    let counts = s.store().reaction_counts_for_post(s.post.id).await.unwrap();
+    assert_eq!(counts.post.likes, 2);
+    let comment_after = s.comment(&note["id"]).await.unwrap();
+    assert_eq!(comment_after.like_count, 1);
+    assert_eq!(comment_after.announce_count, 1);
+    assert_eq!(comment_after.content_html, comment.content_html, "P13");
+
+    // P7: mallory cannot undo bob's like, embedded or by id.
+    let mut forged_undo = s.activity("Undo", "mallory", "1", like.clone());
+    s.post(&forged_undo, "mallory").await;
+    forged_undo["id"] = json!(s.remote.url("/activities/undo-by-id"));
+    forged_undo["object"] = like["id"].clone();
+    s.post(&forged_undo, "mallory").await;
+    let mut foreign_like = like.clone();
+    foreign_like["actor"] = json!(s.remote.actor("mallory"));
+    s.post(&s.activity("Undo", "mallory", "2", foreign_like), "mallory")
+        .await;
+    assert_eq!(
+        s.store()
+            .reaction_counts_for_post(s.post.id)
+            .await
+            .unwrap()
+            .post
+            .likes,
+        2
+    );
+
+    s.post(&s.activity("Undo", "bob", "1", like.clone()), "bob")
+        .await;
+    s.post(
+        &s.activity("Undo", "carol", "1", boost["id"].clone()),
+        "carol",
+    )
+    .await;
+    let counts = s.store().reaction_counts_for_post(s.post.id).await.unwrap();
+    assert_eq!(counts.post.likes, 1);
+    assert_eq!(s.comment(&note["id"]).await.unwrap().announce_count, 0);
+    // The undone like, delivered again, is not counted again.
+    s.post(&like, "bob").await;
+    assert_eq!(
+        s.store()
+            .reaction_counts_for_post(s.post.id)
+            .await
+            .unwrap()
+            .post
+            .likes,
+        1
+    );
+    assert_eq!(s.remote.gets_of("/notes/"), 0, "nothing fetched");
+}
+
+// =======================================================================================
+// Reports (P12)
+// =======================================================================================
+
+async fn reports_are_recorded_for_the_admin_and_rate_limited(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    for n in 0..8 {
+        let mut flag = s.activity(
+            "Flag",
+            "mallory",
+            &n.to_string(),
+            json!([post_url(), s.remote.actor("alice")]),
+        );
+        flag["content"] = json!("Spam <b>here</b>\u{0}");
+        s.post(&flag, "mallory").await;
+    }
+    let flags = s.store().open_flags(Page::number(1, 50)).await.unwrap();
+    assert_eq!(flags.len(), 5, "rate-limited");
+    assert_eq!(flags[0].content, "Spam <b>here</b>");
+    assert_eq!(flags[0].object_ap_ids.len(), 2);
+    // Nothing acted on its own.
+    let post = s.store().post_by_id(s.post.id).await.unwrap().unwrap();
+    assert_eq!(post.status, PostStatus::Published);
+}
+
+// =======================================================================================
+// Forged authorship (P3) and our URLs in disguise (P10)
+// =======================================================================================
+
+async fn an_object_the_sender_may_not_vouch_for_is_refetched_or_dropped(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    // mallory delivers a "reply by alice": the origin does not know it → dropped.
+    let forged = s.note("forged", "alice", &post_url(), "<p>forged</p>");
+    let mut create = s.create(&forged);
+    create["actor"] = json!(s.remote.actor("mallory"));
+    create["id"] = json!(s.remote.url("/activities/forged"));
+    s.post(&create, "mallory").await;
+    assert!(s.comment(&forged["id"]).await.is_none());
+    assert_eq!(s.remote.gets_of("/notes/forged"), 1, "refetched");
+
+    // mallory forwards alice's real reply with altered content: the origin's copy wins,
+    // under alice's name.
+    let genuine = s.note("real", "alice", &post_url(), "<p>genuine</p>");
+    s.remote.serve("/notes/real", genuine.clone());
+    let mut tampered = genuine.clone();
+    tampered["content"] = json!("<p>tampered</p>");
+    let mut forward = s.create(&tampered);
+    forward["actor"] = json!(s.remote.actor("mallory"));
+    forward["id"] = json!(s.remote.url("/activities/forward"));
+    s.post(&forward, "mallory").await;
+    let stored = s.comment(&genuine["id"]).await.expect("refetched");
+    assert_eq!(stored.content_html, "<p>genuine</p>");
+    assert_eq!(stored.remote_actor_id, Some(s.actor_id("alice").await));
+
+    // An object on another server, attributed to the sender: refetched from that server,
+    // which does not have it → dropped.
+    let other = spawn_remote().await;
+    let mut elsewhere = s.note("x", "mallory", &post_url(), "<p>elsewhere</p>");
+    elsewhere["id"] = json!(other.url("/notes/x"));
+    let mut create = s.create(&elsewhere);
+    create["id"] = json!(s.remote.url("/activities/elsewhere"));
+    s.post(&create, "mallory").await;
+    assert!(s.comment(&elsewhere["id"]).await.is_none());
+    assert_eq!(other.gets_of("/notes/x"), 1);
+    // Served there, but attributed to someone on our fake server: still refused.
+    other.serve("/notes/x", elsewhere.clone());
+    let mut again = s.create(&elsewhere);
+    again["id"] = json!(s.remote.url("/activities/again"));
+    s.post(&again, "mallory").await;
+    assert!(s.comment(&elsewhere["id"]).await.is_none());
+}
+
+async fn in_reply_to_our_post_in_any_spelling_lands_on_the_post(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    for (n, target) in [
+        "http://blog.test/posts/hello",
+        "https://blog.test/posts/hello",
+        "http://blog.test/posts/hello/",
+        "http://blog.test/posts/hello?utm_source=mastodon",
+        "http://BLOG.test/posts/hello#comments",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let note = s.note(&format!("v{n}"), "alice", target, "<p>hi</p>");
+        s.post(&s.create(&note), "alice").await;
+        let comment = s
+            .comment(&note["id"])
+            .await
+            .unwrap_or_else(|| panic!("{target}"));
+        assert_eq!(comment.post_id, s.post.id, "{target}");
+        assert_eq!(comment.parent_id, None, "{target}");
+    }
+    assert_eq!(s.remote.all_gets(), 1, "only alice's actor was fetched");
+}
+
+// =======================================================================================
+// Hostile content (C1, C2, C5, C8)
+// =======================================================================================
+
+async fn hostile_content_is_sanitized_before_it_is_stored(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let hostile = "<p>ok<script>alert(1)</script><img src=x onerror=alert(2)>\
+        <a href=\"javascript:alert(3)\">js</a><a href=\"JaVaScRiPt&#x3A;alert(4)\">js2</a>\
+        <a href=\"data:text/html,x\">data</a><svg onload=alert(5)></svg><iframe src=x></iframe>\
+        <math><mtext><table><mglyph><style><img src=x onerror=alert(6)></style></mglyph></table></mtext></math>\
+        <a href=\"https://fine.example/\" onclick=\"x\">fine</a>\u{0}</p>";
+    let mut note = s.note("1", "alice", &post_url(), hostile);
+    note["summary"] = json!("CW: &lt;script&gt; <b>x</b>\u{0}");
+    note["sensitive"] = json!(true);
+    note["attachment"] = json!([
+        {"type": "Image", "mediaType": "image/png", "url": "https://media.example/1.png", "name": "alt \u{0}<i>text</i>"},
+        {"type": "Image", "url": "javascript:alert(1)"},
+        {"type": "Document", "url": "https://media.example/2.png"},
+        {"type": "Document", "url": "https://media.example/3.png"},
+        {"type": "Document", "url": "https://media.example/4.png"},
+        {"type": "Document", "url": "https://media.example/5.png"},
+    ]);
+    s.post(&s.create(&note), "alice").await;
+    let comment = s.comment(&note["id"]).await.unwrap();
+    let html = comment.content_html.to_ascii_lowercase();
+    for forbidden in [
+        "<script",
+        "onerror",
+        "onload",
+        "onclick",
+        "javascript",
+        "data:",
+        "<svg",
+        "<iframe",
+        "<img",
+        "<style",
+        "<math",
+        "\u{0}",
+    ] {
+        assert!(!html.contains(forbidden), "{forbidden} in {html}");
+    }
+    assert!(
+        html.contains("rel=\"nofollow noopener noreferrer ugc\""),
+        "{html}"
+    );
+    assert_eq!(
+        comment.summary.as_deref(),
+        Some("CW: &lt;script&gt; <b>x</b>")
+    );
+    assert!(comment.sensitive);
+    assert_eq!(comment.attachments.len(), 4);
+    assert_eq!(
+        comment.attachments[0].name.as_deref(),
+        Some("alt <i>text</i>")
+    );
+    assert!(
+        comment
+            .attachments
+            .iter()
+            .all(|a| a.url.starts_with("https://"))
+    );
+
+    // C5: 900 KB of nested tags (the inbox takes 1 MB) is cut before sanitizing.
+    let huge = s.note("2", "alice", &post_url(), &"<b>".repeat(300_000));
+    s.post(&s.create(&huge), "alice").await;
+    let comment = s.comment(&huge["id"]).await.unwrap();
+    assert!(comment.content_html.len() <= 64 * 1024);
+}
+
+// =======================================================================================
+// Blocks (M4) and the collections we serve
+// =======================================================================================
+
+async fn blocked_domains_and_actors_are_refused_before_any_fetch(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    s.store()
+        .add_block(
+            BlockKind::Actor,
+            &s.remote.actor("mallory"),
+            "spam",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let note = s.note("1", "mallory", &post_url(), "<p>spam</p>");
+    s.post(&s.create(&note), "mallory").await;
+    assert!(s.comment(&note["id"]).await.is_none());
+    s.post(
+        &s.activity("Like", "mallory", "1", json!(post_url())),
+        "mallory",
+    )
+    .await;
+    assert_eq!(
+        s.store()
+            .reaction_counts_for_post(s.post.id)
+            .await
+            .unwrap()
+            .post
+            .likes,
+        0
+    );
+
+    let before = s.remote.all_gets();
+    s.store()
+        .add_block(BlockKind::Domain, "127.0.0.1", "all of it", Utc::now())
+        .await
+        .unwrap();
+    let note = s.note("2", "bob", &post_url(), "<p>hi</p>");
+    let status = s.post_from(&s.remote, &s.create(&note), "bob").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(s.remote.all_gets(), before, "no fetch for a blocked domain");
+    assert!(s.comment(&note["id"]).await.is_none());
+}
+
+async fn the_replies_and_context_collections_list_the_public_thread(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let empty = s.get_json("/posts/hello/replies").await;
+    assert_eq!(empty["totalItems"], 0);
+    assert_eq!(empty["orderedItems"], json!([]));
+
+    let top = s.note("1", "alice", &post_url(), "<p>top</p>");
+    s.post(&s.create(&top), "alice").await;
+    let nested = s.note("2", "bob", top["id"].as_str().unwrap(), "<p>nested</p>");
+    s.post(&s.create(&nested), "bob").await;
+    let mut private = s.note("3", "bob", &post_url(), "<p>private</p>");
+    private["to"] = json!([format!("{OUR_BASE}/authors/ana")]);
+    private["cc"] = json!([]);
+    s.post(&s.create(&private), "bob").await;
+    let held = s.note(
+        "4",
+        "carol",
+        &post_url(),
+        "<p><a href=\"https://a.example/\">1</a><a href=\"https://b.example/\">2</a><a href=\"https://c.example/\">3</a></p>",
+    );
+    s.post(&s.create(&held), "carol").await;
+
+    let replies = s.get_json("/posts/hello/replies").await;
+    assert_eq!(replies["type"], "OrderedCollection");
+    assert_eq!(replies["id"], format!("{OUR_BASE}/posts/hello/replies"));
+    assert_eq!(replies["totalItems"], 1);
+    assert_eq!(replies["orderedItems"], json!([top["id"]]));
+
+    let context = s.get_json("/posts/hello/context").await;
+    assert_eq!(context["totalItems"], 3);
+    assert_eq!(
+        context["orderedItems"],
+        json!([post_url(), top["id"], nested["id"]])
+    );
+    assert_eq!(context["attributedTo"], format!("{OUR_BASE}/authors/ana"));
+    let page = s.get_json("/posts/hello/context?page=1").await;
+    assert_eq!(page["type"], "OrderedCollectionPage");
+    assert_eq!(page["orderedItems"], context["orderedItems"]);
+}
+
+on_both_engines! {
+    a_reply_to_a_post_is_published_when_moderation_is_open =>
+        sqlite_a_reply_to_a_post_is_published_when_moderation_is_open,
+        postgres_a_reply_to_a_post_is_published_when_moderation_is_open;
+    first_time_moderation_holds_a_first_reply_until_approved =>
+        sqlite_first_time_moderation_holds_a_first_reply_until_approved,
+        postgres_first_time_moderation_holds_a_first_reply_until_approved;
+    all_moderation_and_the_link_rule_hold_replies =>
+        sqlite_all_moderation_and_the_link_rule_hold_replies,
+        postgres_all_moderation_and_the_link_rule_hold_replies;
+    a_burst_from_one_server_is_accepted_but_held =>
+        sqlite_a_burst_from_one_server_is_accepted_but_held,
+        postgres_a_burst_from_one_server_is_accepted_but_held;
+    a_reply_to_a_comment_is_nested_under_it =>
+        sqlite_a_reply_to_a_comment_is_nested_under_it,
+        postgres_a_reply_to_a_comment_is_nested_under_it;
+    a_reply_to_a_held_comment_is_held_too =>
+        sqlite_a_reply_to_a_held_comment_is_held_too,
+        postgres_a_reply_to_a_held_comment_is_held_too;
+    replies_to_closed_or_missing_posts_are_refused =>
+        sqlite_replies_to_closed_or_missing_posts_are_refused,
+        postgres_replies_to_closed_or_missing_posts_are_refused;
+    an_unknown_ancestor_is_fetched_from_its_origin =>
+        sqlite_an_unknown_ancestor_is_fetched_from_its_origin,
+        postgres_an_unknown_ancestor_is_fetched_from_its_origin;
+    a_thread_that_never_reaches_our_post_is_not_stored =>
+        sqlite_a_thread_that_never_reaches_our_post_is_not_stored,
+        postgres_a_thread_that_never_reaches_our_post_is_not_stored;
+    a_cycle_and_a_60_deep_chain_stop_within_the_budget =>
+        sqlite_a_cycle_and_a_60_deep_chain_stop_within_the_budget,
+        postgres_a_cycle_and_a_60_deep_chain_stop_within_the_budget;
+    an_update_by_the_author_edits_and_keeps_the_revision =>
+        sqlite_an_update_by_the_author_edits_and_keeps_the_revision,
+        postgres_an_update_by_the_author_edits_and_keeps_the_revision;
+    an_update_before_the_create_is_taken_from_the_origin =>
+        sqlite_an_update_before_the_create_is_taken_from_the_origin,
+        postgres_an_update_before_the_create_is_taken_from_the_origin;
+    a_delete_leaves_a_tombstone_that_a_replayed_create_cannot_pass =>
+        sqlite_a_delete_leaves_a_tombstone_that_a_replayed_create_cannot_pass,
+        postgres_a_delete_leaves_a_tombstone_that_a_replayed_create_cannot_pass;
+    a_delete_before_the_create_keeps_the_object_out =>
+        sqlite_a_delete_before_the_create_keeps_the_object_out,
+        postgres_a_delete_before_the_create_keeps_the_object_out;
+    remote_updates_and_deletes_of_our_post_are_refused =>
+        sqlite_remote_updates_and_deletes_of_our_post_are_refused,
+        postgres_remote_updates_and_deletes_of_our_post_are_refused;
+    a_deleted_actor_loses_its_comments_and_an_updated_one_its_old_name =>
+        sqlite_a_deleted_actor_loses_its_comments_and_an_updated_one_its_old_name,
+        postgres_a_deleted_actor_loses_its_comments_and_an_updated_one_its_old_name;
+    followers_only_and_direct_replies_are_kept_private =>
+        sqlite_followers_only_and_direct_replies_are_kept_private,
+        postgres_followers_only_and_direct_replies_are_kept_private;
+    likes_and_boosts_are_counted_and_undone_only_by_their_actor =>
+        sqlite_likes_and_boosts_are_counted_and_undone_only_by_their_actor,
+        postgres_likes_and_boosts_are_counted_and_undone_only_by_their_actor;
+    reports_are_recorded_for_the_admin_and_rate_limited =>
+        sqlite_reports_are_recorded_for_the_admin_and_rate_limited,
+        postgres_reports_are_recorded_for_the_admin_and_rate_limited;
+    an_object_the_sender_may_not_vouch_for_is_refetched_or_dropped =>
+        sqlite_an_object_the_sender_may_not_vouch_for_is_refetched_or_dropped,
+        postgres_an_object_the_sender_may_not_vouch_for_is_refetched_or_dropped;
+    in_reply_to_our_post_in_any_spelling_lands_on_the_post =>
+        sqlite_in_reply_to_our_post_in_any_spelling_lands_on_the_post,
+        postgres_in_reply_to_our_post_in_any_spelling_lands_on_the_post;
+    hostile_content_is_sanitized_before_it_is_stored =>
+        sqlite_hostile_content_is_sanitized_before_it_is_stored,
+        postgres_hostile_content_is_sanitized_before_it_is_stored;
+    blocked_domains_and_actors_are_refused_before_any_fetch =>
+        sqlite_blocked_domains_and_actors_are_refused_before_any_fetch,
+        postgres_blocked_domains_and_actors_are_refused_before_any_fetch;
+    the_replies_and_context_collections_list_the_public_thread =>
+        sqlite_the_replies_and_context_collections_list_the_public_thread,
+        postgres_the_replies_and_context_collections_list_the_public_thread;
+}
+
+// =======================================================================================
+// Durability: 202 only after the commit
+// =======================================================================================
+
+#[tokio::test]
+async fn a_storage_failure_answers_503_and_the_retry_is_handled() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}/t.db", dir.path().display());
+    let s = setup(&db, CommentsModeration::Open).await;
+    let note = s.note("1", "alice", &post_url(), "<p>Hi</p>");
+    let create = s.create(&note);
+    // Warm up: alice's actor is stored.
+    s.post(
+        &s.activity("Like", "alice", "0", json!(post_url())),
+        "alice",
+    )
+    .await;
+
+    let mut raw = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    sqlx::raw_sql("ALTER TABLE moderation_log RENAME TO moderation_log_away")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let status = s.post_from(&s.remote, &create, "alice").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    sqlx::raw_sql("ALTER TABLE moderation_log_away RENAME TO moderation_log")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert!(
+        s.comment(&note["id"]).await.is_none(),
+        "nothing half-written"
+    );
+
+    // The sender's retry is not taken for a duplicate.
+    s.post(&create, "alice").await;
+    assert!(s.comment(&note["id"]).await.is_some());
+}
