@@ -46,9 +46,9 @@ use crate::signatures::{SigningKey, sign_request};
 use crate::urls::Urls;
 use chrono::{DateTime, Utc};
 use gloss_storage::{
-    Attachment, Comment, DeleteOutcome, EditOutcome, LocalActor, NewFlag, NewReaction, PostStatus,
-    ReactionKind, ReactionOutcome, RemoteActor, RemoteCommentEdit, RemoteCommentUpsert, ThreadNode,
-    UndoOutcome, UpsertOutcome, Visibility, delivery_host,
+    Attachment, Comment, CommentId, DeleteOutcome, EditOutcome, LocalActor, NewFlag, NewReaction,
+    PostStatus, ReactionKind, ReactionOutcome, RemoteActor, RemoteCommentEdit, RemoteCommentUpsert,
+    ThreadNode, UndoOutcome, UpsertOutcome, Visibility, delivery_host,
 };
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -912,7 +912,15 @@ impl Run<'_> {
             };
             return Ok(post_place(&post, Parent::Post(post.id)));
         }
-        if let Some(comment) = store.comment_by_ap_id(in_reply_to).await? {
+        let ours = match self.federation.urls().comment_id_of(in_reply_to) {
+            Some(id) => store.comment_by_id(CommentId(id)).await?,
+            None => None,
+        };
+        let held = match ours {
+            Some(comment) => Some(comment),
+            None => store.comment_by_ap_id(in_reply_to).await?,
+        };
+        if let Some(comment) = held {
             let Some(post) = store.post_by_id(comment.post_id).await? else {
                 return Ok(Place::Refused(
                     "dropped: reply under a post that does not exist",
@@ -936,9 +944,15 @@ impl Run<'_> {
                 .filter(|post| post.status == PostStatus::Published)
                 .map(|post| ThreadNode::Post(post.id)));
         }
-        Ok(store
-            .comment_by_ap_id(object.as_str())
-            .await?
+        let ours = match self.federation.urls().comment_id_of(object.as_str()) {
+            Some(id) => store.comment_by_id(CommentId(id)).await?,
+            None => None,
+        };
+        let held = match ours {
+            Some(comment) => Some(comment),
+            None => store.comment_by_ap_id(object.as_str()).await?,
+        };
+        Ok(held
             .filter(|comment| comment.deleted_at.is_none())
             .map(|comment| ThreadNode::Comment(comment.id)))
     }

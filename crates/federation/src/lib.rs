@@ -5,7 +5,9 @@
 //! Depends on `gloss-storage` only; it must never depend on `gloss-web` or the binary.
 
 pub mod actors;
+pub mod author_replies;
 pub mod authoring;
+pub mod comment_notes;
 pub mod comments;
 pub mod content;
 pub mod context;

@@ -41,6 +41,12 @@ pub struct OutboxError {
     source: url::ParseError,
 }
 
+impl OutboxError {
+    pub(crate) fn new(url: String, source: url::ParseError) -> OutboxError {
+        OutboxError { url, source }
+    }
+}
+
 fn url(text: &str) -> Result<Url, OutboxError> {
     Url::parse(text).map_err(|source| OutboxError {
         url: text.to_owned(),

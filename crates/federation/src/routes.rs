@@ -99,6 +99,10 @@ where
         .route("/activities/{id}", get(activity))
         .route("/posts/{slug}/replies", get(post_replies))
         .route("/posts/{slug}/context", get(post_context))
+        .route("/notes/{id}", get(author_reply_note))
+        .route("/notes/{id}/replies", get(author_reply_replies))
+        .route("/comments/{id}", get(comment_note))
+        .route("/comments/{id}/replies", get(comment_replies))
 }
 
 // ---- content negotiation ----
@@ -562,6 +566,11 @@ impl<'a> CurrentPosts<'a> {
             other => other.get("id").and_then(Value::as_str).map(str::to_owned),
         });
         let embedded = object.is_some_and(Value::is_object);
+        if let Some(id) = object_id.as_deref()
+            && id.starts_with(&self.federation.urls().absolute("/notes/"))
+        {
+            return self.refresh_author_reply(activity, id, embedded).await;
+        }
         let Some(slug) = object_id.and_then(|id| self.federation.urls().post_slug_of(&id)) else {
             return Ok(Refreshed::Current(activity));
         };
@@ -575,6 +584,36 @@ impl<'a> CurrentPosts<'a> {
                 "object".to_owned(),
                 post_to_note(post, author, &settings, &urls),
             );
+        }
+        Ok(Refreshed::Current(activity))
+    }
+
+    /// An activity about an author reply: only while the reply is live and public,
+    /// with its current Note (a private reply's activities are never listed).
+    async fn refresh_author_reply(
+        &mut self,
+        mut activity: Value,
+        id: &str,
+        embedded: bool,
+    ) -> Result<Refreshed, RouteError> {
+        let store = self.federation.store();
+        let Some(reply) = store.comment_by_ap_id(id).await? else {
+            return Ok(Refreshed::Gone);
+        };
+        let note = match crate::author_replies::served_note(
+            store.as_ref(),
+            self.federation.urls(),
+            &reply,
+        )
+        .await
+        {
+            Ok(Some(note)) => note,
+            Ok(None) => return Ok(Refreshed::Gone),
+            Err(crate::author_replies::ReplyError::Storage(err)) => return Err(err.into()),
+            Err(other) => return Err(RouteError::Internal(other.to_string())),
+        };
+        if embedded && let Some(map) = activity.as_object_mut() {
+            map.insert("object".to_owned(), note);
         }
         Ok(Refreshed::Current(activity))
     }
@@ -750,6 +789,170 @@ async fn post_context(
         );
     }
     Ok(activity_json_response(&value))
+}
+
+// ---- author replies ----
+
+/// The author reply named by `/notes/{id}`: a live, listed one; a deleted one is 410
+/// with its Tombstone; a private one, or anything else, 404.
+async fn author_reply(
+    federation: &Federation,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<(String, gloss_storage::Comment), RouteError> {
+    let id = path_param(id)?;
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(RouteError::NotFound);
+    }
+    let ap_id = federation.urls().absolute(&format!("/notes/{id}"));
+    let reply = federation
+        .store()
+        .comment_by_ap_id(&ap_id)
+        .await?
+        .filter(|reply| reply.local_author_id.is_some() && reply.visibility.is_listed())
+        .ok_or(RouteError::NotFound)?;
+    if let Some(deleted) = reply.deleted_at {
+        let tombstone = Tombstone::new(ap_id, "Note", Some(deleted));
+        return Err(RouteError::Gone(document(default_context(), &tombstone)));
+    }
+    Ok((ap_id, reply))
+}
+
+/// `GET /notes/{id}`: an author reply's Note; browsers are sent to its place on the
+/// post page.
+async fn author_reply_note(
+    State(federation): State<Federation>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, RouteError> {
+    let (_, reply) = author_reply(&federation, id).await?;
+    let store = federation.store();
+    if !wants_activity_json(&headers) {
+        let post = store
+            .post_by_id(reply.post_id)
+            .await?
+            .filter(|post| post.status == PostStatus::Published)
+            .ok_or(RouteError::NotFound)?;
+        let location = format!(
+            "{}#comment-{}",
+            federation.urls().post(&post.slug),
+            reply.id
+        );
+        let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        return Ok(response);
+    }
+    match crate::author_replies::served_note(store.as_ref(), federation.urls(), &reply).await {
+        Ok(Some(note)) => Ok(activity_json_response(&note)),
+        Ok(None) => Err(RouteError::NotFound),
+        Err(crate::author_replies::ReplyError::Storage(err)) => Err(err.into()),
+        Err(other) => Err(RouteError::Internal(other.to_string())),
+    }
+}
+
+/// `GET /notes/{id}/replies`: the public replies to an author reply.
+async fn author_reply_replies(
+    State(federation): State<Federation>,
+    id: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, RouteError> {
+    let (ap_id, reply) = author_reply(&federation, id).await?;
+    let requested = outbox_page(query.as_deref())?;
+    let store = federation.store();
+    let node = ThreadNode::Comment(reply.id);
+    let total = store.count_public_replies(node).await?;
+    let items = store
+        .public_reply_ap_ids(node, Page::number(requested.unwrap_or(1), THREAD_PAGE_SIZE))
+        .await?;
+    Ok(activity_json_response(&thread_collection(
+        &Urls::note_replies(&ap_id),
+        total,
+        requested,
+        items,
+    )))
+}
+
+// ---- comments without a fediverse id ----
+
+/// The comment named by `/comments/{id}`: one without a fediverse id, under a published
+/// post, that readers see; deleted: 410 with its Tombstone.
+async fn served_comment(
+    federation: &Federation,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<(gloss_storage::Comment, Post), RouteError> {
+    let id = path_param(id)?;
+    if id.is_empty() || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RouteError::NotFound);
+    }
+    let id: i64 = id.parse().map_err(|_| RouteError::NotFound)?;
+    let store = federation.store();
+    let comment = store
+        .comment_by_id(gloss_storage::CommentId(id))
+        .await?
+        .filter(|comment| comment.ap_id.is_none() && comment.is_listed())
+        .ok_or(RouteError::NotFound)?;
+    let post = store
+        .post_by_id(comment.post_id)
+        .await?
+        .filter(|post| post.status == PostStatus::Published)
+        .ok_or(RouteError::NotFound)?;
+    if let Some(deleted) = comment.deleted_at {
+        let tombstone = Tombstone::new(federation.urls().comment(id), "Note", Some(deleted));
+        return Err(RouteError::Gone(document(default_context(), &tombstone)));
+    }
+    Ok((comment, post))
+}
+
+/// `GET /comments/{id}`: an imported or reader comment as a Note from the blog, so that
+/// it can be answered from the fediverse; browsers go to its place on the page.
+async fn comment_note(
+    State(federation): State<Federation>,
+    id: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, RouteError> {
+    let (comment, post) = served_comment(&federation, id).await?;
+    let urls = federation.urls();
+    if !wants_activity_json(&headers) {
+        let location = format!("{}#comment-{}", urls.post(&post.slug), comment.id);
+        let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        return Ok(response);
+    }
+    let parent = match comment.parent_id {
+        Some(parent) => federation.store().comment_by_id(parent).await?,
+        None => None,
+    };
+    Ok(activity_json_response(&crate::comment_notes::comment_note(
+        &comment,
+        parent.as_ref(),
+        &post,
+        urls,
+    )))
+}
+
+/// `GET /comments/{id}/replies`.
+async fn comment_replies(
+    State(federation): State<Federation>,
+    id: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, RouteError> {
+    let (comment, _) = served_comment(&federation, id).await?;
+    let requested = outbox_page(query.as_deref())?;
+    let store = federation.store();
+    let node = ThreadNode::Comment(comment.id);
+    let total = store.count_public_replies(node).await?;
+    let items = store
+        .public_reply_ap_ids(node, Page::number(requested.unwrap_or(1), THREAD_PAGE_SIZE))
+        .await?;
+    Ok(activity_json_response(&thread_collection(
+        &federation.urls().comment_replies(comment.id.0),
+        total,
+        requested,
+        items,
+    )))
 }
 
 #[cfg(test)]

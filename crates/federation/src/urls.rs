@@ -10,6 +10,10 @@
 //! | shared inbox | `/inbox` |
 //! | post (Note) | `/posts/{slug}` (HTML and JSON by content negotiation) |
 //! | post collections | `/posts/{slug}/replies`, `/posts/{slug}/context` |
+//! | author reply (Note) | `/notes/{uuid}` (JSON; HTML: redirect to its place on the post page) |
+//! | author reply collections | `/notes/{uuid}/replies` |
+//! | imported or reader comment (Note from the blog) | `/comments/{id}` (HTML: redirect) |
+//! | its replies | `/comments/{id}/replies` |
 //! | activity | `/activities/{uuid}` |
 //! | tag page (Hashtag href) | `/tags/{slug}` |
 
@@ -122,15 +126,45 @@ impl Urls {
         self.absolute(&format!("/tags/{slug}"))
     }
 
+    /// A fresh id for an author reply's Note.
+    pub fn new_note(&self) -> String {
+        self.absolute(&format!("/notes/{}", uuid::Uuid::now_v7()))
+    }
+
+    /// The `replies` collection of an author reply.
+    pub fn note_replies(note_id: &str) -> String {
+        format!("{note_id}/replies")
+    }
+
     /// A fresh activity id.
     pub fn new_activity(&self) -> String {
         self.absolute(&format!("/activities/{}", uuid::Uuid::now_v7()))
     }
 
-    /// The post slug named by one of our post URLs, tolerating what other servers do
-    /// to them: `http` for `https`, a trailing slash, a query or a fragment
-    /// (security checklist P10).
-    pub fn post_slug_of(&self, url: &str) -> Option<String> {
+    /// The Note of a comment that has no fediverse id of its own (imported, or written
+    /// through the form): the blog presents it.
+    pub fn comment(&self, id: i64) -> String {
+        self.absolute(&format!("/comments/{id}"))
+    }
+
+    /// The `replies` collection of such a comment.
+    pub fn comment_replies(&self, id: i64) -> String {
+        self.absolute(&format!("/comments/{id}/replies"))
+    }
+
+    /// The comment id named by one of our comment URLs ([`Urls::comment`]), with the
+    /// same tolerance as [`Urls::post_slug_of`].
+    pub fn comment_id_of(&self, url: &str) -> Option<i64> {
+        let path = self.local_path(url)?;
+        let id = path.strip_prefix("/comments/")?.trim_end_matches('/');
+        if id.is_empty() || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        id.parse().ok()
+    }
+
+    /// The path of one of our URLs (any scheme spelling, same host and port).
+    fn local_path(&self, url: &str) -> Option<String> {
         let parsed = Url::parse(url).ok()?;
         let ours = Url::parse(&self.base).ok()?;
         if parsed.host_str()? != ours.host_str()? || parsed.port_or_known_default().is_none() {
@@ -139,7 +173,15 @@ impl Urls {
         if parsed.port() != ours.port() && parsed.scheme() == ours.scheme() {
             return None;
         }
-        let slug = parsed.path().strip_prefix("/posts/")?.trim_end_matches('/');
+        Some(parsed.path().to_owned())
+    }
+
+    /// The post slug named by one of our post URLs, tolerating what other servers do
+    /// to them: `http` for `https`, a trailing slash, a query or a fragment
+    /// (security checklist P10).
+    pub fn post_slug_of(&self, url: &str) -> Option<String> {
+        let path = self.local_path(url)?;
+        let slug = path.strip_prefix("/posts/")?.trim_end_matches('/');
         (!slug.is_empty() && !slug.contains('/')).then(|| slug.to_owned())
     }
 }
@@ -150,6 +192,28 @@ mod tests {
 
     fn urls() -> Urls {
         Urls::new(&Url::parse("https://blog.example.org").unwrap_or_else(|_| unreachable!()))
+    }
+
+    #[test]
+    fn comment_urls_round_trip_and_nothing_else_parses() {
+        let u = urls();
+        assert_eq!(u.comment(42), "https://blog.example.org/comments/42");
+        assert_eq!(u.comment_id_of(&u.comment(42)), Some(42));
+        assert_eq!(
+            u.comment_id_of("http://blog.example.org/comments/42/?utm=x#f"),
+            Some(42)
+        );
+        for bad in [
+            "https://evil.example/comments/42",
+            "https://blog.example.org/comments/",
+            "https://blog.example.org/comments/4a",
+            "https://blog.example.org/comments/-1",
+            "https://blog.example.org/comments/99999999999999999999999",
+            "https://blog.example.org/comments/1/replies",
+            "not a url",
+        ] {
+            assert_eq!(u.comment_id_of(bad), None, "{bad}");
+        }
     }
 
     #[test]

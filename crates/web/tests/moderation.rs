@@ -1154,3 +1154,363 @@ fn federation(
     let http = gloss_federation::http_client::build_client(&Default::default()).unwrap();
     gloss_federation::context::Federation::new(store.clone(), settings, http)
 }
+
+// ---------------------------------------------------------------------------------------
+// Author replies (issue 4, item 6)
+// ---------------------------------------------------------------------------------------
+
+/// The deliveries recorded for a post's activities of `kind`: (inbox, payload).
+async fn deliveries(app: &App, post: &Post, kind: &str) -> Vec<(String, serde_json::Value)> {
+    let mut found = Vec::new();
+    for delivery in app.store().deliveries_for_post(post.id).await.unwrap() {
+        if delivery.kind != kind {
+            continue;
+        }
+        let payload = app
+            .store()
+            .activity_payload(&delivery.activity_ap_id)
+            .await
+            .unwrap()
+            .unwrap();
+        found.push((delivery.inbox, serde_json::from_str(&payload).unwrap()));
+    }
+    found
+}
+
+async fn get_json(app: &App, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("Accept", "application/activity+json")
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_author_reply_is_threaded_federated_edited_and_deleted_from_the_comment_page() {
+    let mut app = App::spawn().await;
+    let ana = app.logged_in_as("ana", true).await;
+    let post = app.published_post(&ana, "Answered").await;
+    let bob = app.actor("bob", "social.example").await;
+    let comment = app
+        .reply(reply(
+            &bob,
+            ThreadNode::Post(post.id),
+            "a question",
+            Moderation::Approved,
+        ))
+        .await;
+
+    let detail = app.page(&format!("/admin/comments/{}", comment.id)).await;
+    assert!(
+        detail.contains(&format!("action=\"/admin/comments/{}/reply\"", comment.id)),
+        "{detail}"
+    );
+    let replied = app
+        .post_with_csrf(
+            &format!("/admin/comments/{}/reply", comment.id),
+            &[("text", "Thanks, **Bob** <script>alert(1)</script>")],
+        )
+        .await;
+    assert_eq!(replied.status(), StatusCode::SEE_OTHER);
+    let to = location(&replied);
+    assert!(to.ends_with("?done=replied"), "{to}");
+    let reply_id: i64 = to
+        .trim_start_matches("/admin/comments/")
+        .trim_end_matches("?done=replied")
+        .parse()
+        .unwrap();
+    let ours = app.comment(gloss_storage::CommentId(reply_id)).await;
+    assert_eq!(ours.parent_id, Some(comment.id));
+    assert_eq!(ours.local_author_id, Some(ana.id));
+    assert_eq!(ours.moderation, Moderation::Approved);
+    let note_id = ours.ap_id.clone().unwrap();
+    assert!(note_id.starts_with(&app.url("/notes/")), "{note_id}");
+    assert!(
+        !ours.content_html.contains("<script"),
+        "{}",
+        ours.content_html
+    );
+    assert!(app.page(&to).await.contains("Reply published"));
+
+    // Delivered to the commenter, inReplyTo their note, mentioning them.
+    let creates = deliveries(&app, &post, "Create").await;
+    let (inbox, create) = creates
+        .iter()
+        .find(|(_, a)| a["object"]["id"] == note_id.as_str())
+        .expect("a Create of the reply");
+    assert_eq!(inbox, &bob.inbox);
+    let note = &create["object"];
+    assert_eq!(note["inReplyTo"], comment.ap_id.clone().unwrap().as_str());
+    assert_eq!(note["attributedTo"], app.url("/authors/ana").as_str());
+    assert_eq!(note["tag"][0]["type"], "Mention");
+    assert_eq!(note["tag"][0]["href"], bob.ap_id.as_str());
+    assert_eq!(note["tag"][0]["name"], "@bob@social.example");
+    assert!(
+        create["cc"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::Value::String(bob.ap_id.clone()))
+    );
+    assert!(
+        note["content"]
+            .as_str()
+            .unwrap()
+            .contains("Thanks, <strong>Bob</strong>")
+    );
+
+    // On the page, under the comment; served at its id; listed in the author's outbox.
+    let page = app.page("/posts/answered").await;
+    assert!(page.contains("Thanks, <strong>Bob</strong>"), "{page}");
+    assert!(count_heading(&page).ends_with("2 comments"));
+    let path = note_id.trim_start_matches(&app.base).to_owned();
+    let served = get_json(&app, &path).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    let served: serde_json::Value = served.json().await.unwrap();
+    assert_eq!(served["id"], note_id.as_str());
+    assert_eq!(served["replies"], format!("{note_id}/replies").as_str());
+    let browser = app.get(&path).await;
+    assert_eq!(browser.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&browser),
+        app.url(&format!("/posts/answered#comment-{reply_id}"))
+    );
+    let replies = get_json(&app, &format!("{path}/replies")).await;
+    assert_eq!(replies.status(), StatusCode::OK);
+    let outbox: serde_json::Value = get_json(&app, "/authors/ana/outbox")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(outbox.to_string().contains(&note_id), "{outbox}");
+
+    // Edit: an Update to the same audience, the page shows the new text.
+    let detail = app.page(&format!("/admin/comments/{reply_id}")).await;
+    assert!(detail.contains("Edit your reply"), "{detail}");
+    assert!(
+        detail.contains("Thanks, &#60;strong&#62;Bob&#60;/strong&#62;"),
+        "{detail}"
+    );
+    let edited = app
+        .post_with_csrf(
+            &format!("/admin/comments/{reply_id}/edit-reply"),
+            &[("text", "Thanks again, Bob.")],
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::SEE_OTHER);
+    let updates = deliveries(&app, &post, "Update").await;
+    let (inbox, update) = updates
+        .iter()
+        .find(|(_, a)| a["object"]["id"] == note_id.as_str())
+        .expect("an Update of the reply");
+    assert_eq!(inbox, &bob.inbox);
+    assert!(update["object"]["updated"].is_string(), "{update}");
+    assert!(
+        app.page("/posts/answered")
+            .await
+            .contains("Thanks again, Bob.")
+    );
+    assert_eq!(
+        app.store()
+            .comment_revisions(gloss_storage::CommentId(reply_id))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Delete: a Delete, a 410 at its id, gone from the page and the outbox.
+    let deleted = app
+        .post_with_csrf(&format!("/admin/comments/{reply_id}/delete-reply"), &[])
+        .await;
+    assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
+    let deletes = deliveries(&app, &post, "Delete").await;
+    assert!(
+        deletes
+            .iter()
+            .any(|(inbox, a)| inbox == &bob.inbox && a["object"]["id"] == note_id.as_str()),
+        "{deletes:?}"
+    );
+    assert_eq!(get_json(&app, &path).await.status(), StatusCode::GONE);
+    assert!(!app.page("/posts/answered").await.contains("Thanks again"));
+    let outbox: serde_json::Value = get_json(&app, "/authors/ana/outbox?page=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!outbox.to_string().contains(&note_id), "{outbox}");
+}
+
+#[tokio::test]
+async fn replies_to_held_comments_are_refused_and_private_messages_answered_privately() {
+    let mut app = App::spawn().await;
+    let ana = app.logged_in_as("ana", true).await;
+    let post = app.published_post(&ana, "Quiet").await;
+    let bob = app.actor("bob", "social.example").await;
+    let held = app
+        .reply(reply(
+            &bob,
+            ThreadNode::Post(post.id),
+            "held one",
+            Moderation::Pending,
+        ))
+        .await;
+    let detail = app.page(&format!("/admin/comments/{}", held.id)).await;
+    assert!(
+        detail.contains("Approve the comment before replying"),
+        "{detail}"
+    );
+    let refused = app
+        .post_with_csrf(
+            &format!("/admin/comments/{}/reply", held.id),
+            &[("text", "hello")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let empty = app
+        .post_with_csrf(
+            &format!("/admin/comments/{}/reply", held.id),
+            &[("text", "   ")],
+        )
+        .await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    // No CSRF token: refused.
+    let forged = app
+        .post(
+            &format!("/admin/comments/{}/reply", held.id),
+            &[("text", "forged")],
+        )
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let direct = app
+        .reply(RemoteCommentUpsert {
+            visibility: Visibility::Direct,
+            ..reply(
+                &bob,
+                ThreadNode::Post(post.id),
+                "direct question",
+                Moderation::Approved,
+            )
+        })
+        .await;
+    let answered = app
+        .post_with_csrf(
+            &format!("/admin/comments/{}/reply", direct.id),
+            &[("text", "private answer")],
+        )
+        .await;
+    assert_eq!(answered.status(), StatusCode::SEE_OTHER);
+    let all = app
+        .store()
+        .comments_for_post(post.id, gloss_storage::CommentFilter::All)
+        .await
+        .unwrap();
+    let answer = all
+        .iter()
+        .find(|c| c.content_html.contains("private answer"))
+        .unwrap();
+    assert_eq!(answer.visibility, Visibility::Direct);
+    let creates = deliveries(&app, &post, "Create").await;
+    let (inbox, create) = creates
+        .iter()
+        .find(|(_, a)| a["object"]["id"] == answer.ap_id.clone().unwrap().as_str())
+        .unwrap();
+    assert_eq!(inbox, &bob.inbox);
+    assert_eq!(create["to"], serde_json::json!([bob.ap_id]));
+    assert!(!create.to_string().contains("as#Public"), "{create}");
+    // Nowhere public.
+    let page = app.page("/posts/quiet").await;
+    assert!(!page.contains("private answer"));
+    assert!(count_heading(&page).ends_with("0 comments"));
+    let path = answer
+        .ap_id
+        .clone()
+        .unwrap()
+        .trim_start_matches(&app.base)
+        .to_owned();
+    assert_eq!(get_json(&app, &path).await.status(), StatusCode::NOT_FOUND);
+    let outbox: serde_json::Value = get_json(&app, "/authors/ana/outbox?page=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!outbox.to_string().contains("private answer"), "{outbox}");
+}
+
+#[tokio::test]
+async fn imported_and_reader_comments_are_served_as_notes_from_the_blog() {
+    let mut app = App::spawn().await;
+    let ana = app.logged_in_as("ana", true).await;
+    let post = app.published_post(&ana, "Old thread").await;
+    let new = |name: &str, parent, moderation| NewComment {
+        post_id: post.id,
+        parent_id: parent,
+        author_name: name.to_owned(),
+        author_url: None,
+        author_avatar_url: None,
+        author_email: Some("private@example.org".to_owned()),
+        content_html: format!("<p>by {name}</p>"),
+        origin: CommentOrigin::Imported,
+        moderation,
+        ap_id: None,
+        published_at: Utc::now(),
+        import_key: None,
+        moderation_reason: None,
+    };
+    let first = app
+        .store()
+        .add_comment(new("Brandon", None, Moderation::Approved))
+        .await
+        .unwrap();
+    let second = app
+        .store()
+        .add_comment(new("J. Ferris", Some(first.id), Moderation::Approved))
+        .await
+        .unwrap();
+    let held = app
+        .store()
+        .add_comment(new("Spammer", None, Moderation::Pending))
+        .await
+        .unwrap();
+
+    let note: serde_json::Value = get_json(&app, &format!("/comments/{}", second.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        note["id"],
+        app.url(&format!("/comments/{}", second.id)).as_str()
+    );
+    assert_eq!(note["attributedTo"], app.url("/blog").as_str());
+    assert_eq!(
+        note["inReplyTo"],
+        app.url(&format!("/comments/{}", first.id)).as_str()
+    );
+    assert!(note["content"].as_str().unwrap().contains("J. Ferris"));
+    assert!(!note.to_string().contains("private@example.org"));
+    let browser = app.get(&format!("/comments/{}", first.id)).await;
+    assert_eq!(browser.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&browser),
+        app.url(&format!("/posts/old-thread#comment-{}", first.id))
+    );
+    for path in [
+        format!("/comments/{}", held.id),
+        "/comments/999999".to_owned(),
+        "/comments/abc".to_owned(),
+    ] {
+        assert_eq!(
+            get_json(&app, &path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let replies: serde_json::Value = get_json(&app, &format!("/comments/{}/replies", first.id))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replies["totalItems"], 0, "{replies}");
+}

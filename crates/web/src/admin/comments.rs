@@ -233,6 +233,12 @@ pub(crate) async fn delete(
     AdminForm { session, form }: AdminForm<ActionForm>,
 ) -> Result<Response, AppError> {
     let id = moderatable(&state, &session, id).await?;
-    state.store.delete_comment(id).await?;
+    match state.store.comment_by_id(id).await? {
+        // A reply written here went out as a Note: its deletion goes out too.
+        Some(comment) if comment.local_author_id.is_some() && comment.ap_id.is_some() => {
+            crate::admin::replies::delete_author_reply(&state, &comment).await?;
+        }
+        _ => state.store.delete_comment(id).await?,
+    }
     Ok(back_to_list(&form))
 }

@@ -17,6 +17,7 @@ mod followers;
 mod login;
 mod moderation;
 mod posts;
+mod replies;
 pub mod session;
 mod settings;
 pub mod setup;
@@ -57,6 +58,9 @@ pub fn routes() -> Router<AppState> {
         .route("/comments/{id}/hide", post(comments::hide))
         .route("/comments/{id}/approve", post(comments::approve))
         .route("/comments/{id}/delete", post(comments::delete))
+        .route("/comments/{id}/reply", post(replies::reply))
+        .route("/comments/{id}/edit-reply", post(replies::edit))
+        .route("/comments/{id}/delete-reply", post(replies::delete))
         .route("/moderation", get(moderation::queue))
         .route("/moderation/private", get(moderation::private_messages))
         .route("/moderation/reports", get(moderation::reports))

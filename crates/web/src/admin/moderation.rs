@@ -146,6 +146,9 @@ fn notice(done: &str) -> Option<&'static str> {
         "resolved" => "Report resolved.",
         "closed" => "Comments closed on that post.",
         "reopened" => "Comments reopened on that post.",
+        "replied" => "Reply published: it is on its way to the commenter and your followers.",
+        "reply-edited" => "Reply edited: the new version is on its way.",
+        "reply-deleted" => "Reply deleted: its deletion is on its way.",
         _ => return None,
     })
 }
@@ -749,6 +752,48 @@ struct CommentPage {
     history: Vec<DecisionRow>,
     revisions: Vec<RevisionRow>,
     back: &'static str,
+    reply: ReplyControls,
+}
+
+/// What the comment page offers for replying: a reply form, or why there is none;
+/// the edit and delete forms of a reply written here.
+struct ReplyControls {
+    /// The comment can be answered.
+    can_reply: bool,
+    /// Why it cannot, when that is worth saying.
+    why_not: Option<&'static str>,
+    /// The answer will be private (the comment is a private message).
+    private: bool,
+    /// The comment is a live reply written here: its text for the edit form.
+    edit_source: Option<String>,
+}
+
+impl ReplyControls {
+    fn new(comment: &Comment, post: Option<&Post>) -> ReplyControls {
+        let published = post.is_some_and(|post| post.status == PostStatus::Published);
+        let private = comment.is_private();
+        let live = comment.deleted_at.is_none();
+        let ours = comment.local_author_id.is_some() && comment.ap_id.is_some();
+        let why_not = if !live {
+            Some("The comment was deleted.")
+        } else if !published {
+            Some("The post is not published.")
+        } else if !private && (comment.moderation != Moderation::Approved || comment.author_blocked)
+        {
+            Some("Approve the comment before replying: readers cannot see it.")
+        } else if private && comment.remote_actor_id.is_none() {
+            Some("The sender of this private message is unknown.")
+        } else {
+            None
+        };
+        ReplyControls {
+            can_reply: why_not.is_none(),
+            why_not,
+            private,
+            edit_source: (ours && live && published)
+                .then(|| gloss_federation::author_replies::editable_source(&comment.content_html)),
+        }
+    }
 }
 
 /// `GET /admin/comments/{id}`: the comment, why it is (not) shown, its moderation
@@ -829,6 +874,7 @@ pub(crate) async fn comment_detail(
             .collect(),
         revisions: revisions.iter().map(revision_row).collect(),
         back: "comment",
+        reply: ReplyControls::new(&comment, post.as_ref()),
     };
     render(&view, StatusCode::OK)
 }
