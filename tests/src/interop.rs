@@ -217,6 +217,22 @@ impl Interop {
             .expect("HTTPS client")
     }
 
+    /// A browser on the test network: trusts the test CA, keeps cookies, does not
+    /// follow redirects (the tests look at them).
+    pub fn https_browser(&self) -> reqwest::Client {
+        install_crypto_provider();
+        let pem = std::fs::read(&self.ca_cert).expect("read the test CA");
+        let ca = reqwest::Certificate::from_pem(&pem).expect("the test CA is PEM");
+        reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .no_proxy()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTPS browser")
+    }
+
     /// Waits for and takes the exclusive right to run Gloss as blog.test.
     pub fn lock_blog_test(&self) -> BlogTestLock {
         let path = self.dir.join("blog.test.lock");
@@ -390,6 +406,36 @@ impl GlossSite {
         ]);
     }
 
+    /// `gloss user add USERNAME --admin --password-stdin`: an author who can log in.
+    pub fn add_author_with_password(&self, username: &str, display_name: &str, password: &str) {
+        use std::io::Write;
+        let mut child = self
+            .cli()
+            .args([
+                "user",
+                "add",
+                username,
+                "--admin",
+                "--display-name",
+                display_name,
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn gloss user add");
+        if let Some(mut stdin) = child.stdin.take() {
+            writeln!(stdin, "{password}").expect("write the password");
+        }
+        let output = child.wait_with_output().expect("gloss user add");
+        assert!(
+            output.status.success(),
+            "gloss user add {username} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// Starts `gloss serve`.
     pub fn serve(&self) -> Server {
         Server::start_with(&self.dir, &self.database_url, &self.options)
@@ -435,6 +481,17 @@ impl BlogTest {
     /// Takes the blog.test lock, creates the database and author `alice`, and starts
     /// `gloss serve` on 127.0.0.2:8000 with public URL `https://blog.test`.
     pub fn start(net: &Interop) -> BlogTest {
+        BlogTest::start_with(net, &[], |site| site.add_author("alice", "Alice Example"))
+    }
+
+    /// Like [`BlogTest::start`], with extra settings (`GLOSS_*` variables, for the CLI
+    /// too) and `prepare` run on the new site before the server starts (instead of
+    /// adding `alice`).
+    pub fn start_with(
+        net: &Interop,
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&GlossSite),
+    ) -> BlogTest {
         let lock = net.lock_blog_test();
         // A leftover server would answer in ours' place: refuse to test it.
         if let Err(err) = std::net::TcpListener::bind(BLOG_LISTEN) {
@@ -452,7 +509,12 @@ impl BlogTest {
             BLOG_PUBLIC_URL,
             Some(&net.ca_cert),
         );
-        site.add_author("alice", "Alice Example");
+        let mut site = site;
+        site.options.env.extend(
+            env.iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
+        prepare(&site);
         let server = site.serve();
         BlogTest {
             server,
@@ -563,6 +625,29 @@ impl FedifyPeer {
             serde_json::json!({ "inReplyTo": in_reply_to, "text": text }),
         )
         .await
+    }
+
+    /// Edit note `id` to say `text` (Update).
+    pub async fn update(&self, id: &str, text: &str) -> Value {
+        self.admin("update", serde_json::json!({ "id": id, "text": text }))
+            .await
+    }
+
+    /// Delete note `id` (Delete with a Tombstone).
+    pub async fn delete(&self, id: &str) -> Value {
+        self.admin("delete", serde_json::json!({ "id": id })).await
+    }
+
+    /// Like `object`.
+    pub async fn like(&self, object: &str) -> Value {
+        self.admin("like", serde_json::json!({ "object": object }))
+            .await
+    }
+
+    /// Boost (Announce) `object`.
+    pub async fn boost(&self, object: &str) -> Value {
+        self.admin("boost", serde_json::json!({ "object": object }))
+            .await
     }
 
     /// Every verified activity the peer received, oldest first:
