@@ -20,6 +20,7 @@ pub mod notes;
 pub mod outbox;
 pub mod protocol;
 pub mod remote_actors;
+pub mod reports;
 pub mod routes;
 pub mod signatures;
 pub mod urls;

@@ -1514,3 +1514,52 @@ async fn imported_and_reader_comments_are_served_as_notes_from_the_blog() {
         .unwrap();
     assert_eq!(replies["totalItems"], 0, "{replies}");
 }
+
+#[tokio::test]
+async fn an_admin_reports_a_remote_author_to_their_server_from_the_instance_actor() {
+    let mut app = App::spawn().await;
+    let ana = app.logged_in_as("ana", true).await;
+    let post = app.published_post(&ana, "Reported").await;
+    let bob = app.actor("bob", "social.example").await;
+    let comment = app
+        .reply(reply(
+            &bob,
+            ThreadNode::Post(post.id),
+            "buy now",
+            Moderation::Spam,
+        ))
+        .await;
+    let detail = app.page(&format!("/admin/comments/{}", comment.id)).await;
+    assert!(detail.contains("Report to social.example"), "{detail}");
+    let sent = app
+        .post_with_csrf(
+            &format!("/admin/comments/{}/report-remote", comment.id),
+            &[("reason", "spam links")],
+        )
+        .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let flags = deliveries(&app, &post, "Flag").await;
+    let (inbox, flag) = flags.first().expect("a Flag queued");
+    assert_eq!(inbox, &bob.inbox);
+    assert_eq!(flag["actor"], app.url("/instance").as_str());
+    assert_eq!(flag["object"][0], bob.ap_id.as_str());
+    assert_eq!(flag["object"][1], comment.ap_id.clone().unwrap().as_str());
+    assert_eq!(flag["content"], "spam links");
+    // Not published: the activity's id answers 404.
+    let id = flag["id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&app.base)
+        .to_owned();
+    assert_eq!(get_json(&app, &id).await.status(), StatusCode::NOT_FOUND);
+
+    // An author who is not an admin may not speak for the site.
+    app.logged_in_as("cy", false).await;
+    let refused = app
+        .post_with_csrf(
+            &format!("/admin/comments/{}/report-remote", comment.id),
+            &[("reason", "x")],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+}

@@ -61,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/comments/{id}/reply", post(replies::reply))
         .route("/comments/{id}/edit-reply", post(replies::edit))
         .route("/comments/{id}/delete-reply", post(replies::delete))
+        .route("/comments/{id}/report-remote", post(replies::report_remote))
         .route("/moderation", get(moderation::queue))
         .route("/moderation/private", get(moderation::private_messages))
         .route("/moderation/reports", get(moderation::reports))

@@ -149,6 +149,7 @@ fn notice(done: &str) -> Option<&'static str> {
         "replied" => "Reply published: it is on its way to the commenter and your followers.",
         "reply-edited" => "Reply edited: the new version is on its way.",
         "reply-deleted" => "Reply deleted: its deletion is on its way.",
+        "reported" => "Reported to the account's server (from the blog's instance actor).",
         _ => return None,
     })
 }
@@ -753,6 +754,9 @@ struct CommentPage {
     revisions: Vec<RevisionRow>,
     back: &'static str,
     reply: ReplyControls,
+    /// An admin may report the remote author to their server.
+    can_report_remote: bool,
+    remote_host: Option<String>,
 }
 
 /// What the comment page offers for replying: a reply form, or why there is none;
@@ -875,6 +879,11 @@ pub(crate) async fn comment_detail(
         revisions: revisions.iter().map(revision_row).collect(),
         back: "comment",
         reply: ReplyControls::new(&comment, post.as_ref()),
+        can_report_remote: session.author.is_admin
+            && actor
+                .as_ref()
+                .is_some_and(|actor| actor.deleted_at.is_none()),
+        remote_host: actor.as_ref().map(|actor| actor.host.clone()),
     };
     render(&view, StatusCode::OK)
 }

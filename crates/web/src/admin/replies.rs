@@ -144,3 +144,39 @@ pub(crate) async fn delete_author_reply(
     state.federation.wake_delivery_worker();
     Ok(())
 }
+
+/// The report form: the reason sent with it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReportForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /admin/comments/{id}/report-remote`: reports the comment's author to their
+/// server (a `Flag` from the instance actor). Admins only: the report speaks for the
+/// whole site.
+pub(crate) async fn report_remote(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    AdminForm { session, form }: AdminForm<ReportForm>,
+) -> Result<Response, AppError> {
+    if !session.author.is_admin {
+        return Err(AppError::Forbidden(
+            "Only an admin may report an account to its server.".to_owned(),
+        ));
+    }
+    let comment = comment_for(&state, &session, id).await?;
+    gloss_federation::reports::report_comment_author(
+        state.store.as_ref(),
+        state.federation.urls(),
+        &comment,
+        &form.reason,
+    )
+    .await
+    .map_err(|err| match err {
+        gloss_federation::reports::ReportError::Invalid(why) => AppError::BadRequest(why),
+        gloss_federation::reports::ReportError::Storage(err) => AppError::Storage(err),
+    })?;
+    state.federation.wake_delivery_worker();
+    Ok(Redirect::to(&format!("/admin/comments/{}?done=reported", comment.id)).into_response())
+}
