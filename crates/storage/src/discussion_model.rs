@@ -326,6 +326,9 @@ pub enum BlockKind {
     Actor,
     /// A domain and all its subdomains.
     Domain,
+    /// A limited ("silenced") domain and its subdomains: not blocked, but its comments
+    /// are held for approval instead of published (checklist M4).
+    Limit,
 }
 
 impl BlockKind {
@@ -334,6 +337,7 @@ impl BlockKind {
         match self {
             BlockKind::Actor => "actor",
             BlockKind::Domain => "domain",
+            BlockKind::Limit => "limit",
         }
     }
 
@@ -342,6 +346,7 @@ impl BlockKind {
         match value {
             "actor" => Some(BlockKind::Actor),
             "domain" => Some(BlockKind::Domain),
+            "limit" => Some(BlockKind::Limit),
             _ => None,
         }
     }

@@ -350,6 +350,11 @@ pub(crate) mod sql {
          OR (b.kind = 'domain' AND (b.value = $2 \
              OR (LENGTH($2) > LENGTH(b.value) \
                  AND SUBSTR($2, LENGTH($2) - LENGTH(b.value)) = ('.' || b.value))))";
+    /// Whether domain $1 is limited, by the same subdomain rule.
+    pub(crate) const IS_LIMITED: &str = "SELECT COUNT(*) FROM blocks b \
+         WHERE b.kind = 'limit' AND (b.value = $1 \
+             OR (LENGTH($1) > LENGTH(b.value) \
+                 AND SUBSTR($1, LENGTH($1) - LENGTH(b.value)) = ('.' || b.value)))";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -495,6 +500,7 @@ pub(crate) trait DiscussionStatements: Send {
     async fn delete_block(&mut self, kind: BlockKind, value: &str) -> Result<bool>;
     async fn list_blocks(&mut self) -> Result<Vec<BlockRow>>;
     async fn is_blocked(&mut self, actor_ap_id: Option<&str>, domain: &str) -> Result<bool>;
+    async fn is_limited(&mut self, domain: &str) -> Result<bool>;
 }
 
 /// Implements [`DiscussionStatements`] for one driver's connection type.
@@ -984,6 +990,14 @@ macro_rules! discussion_statements {
             ) -> Result<bool> {
                 let count = sqlx::query_scalar::<_, i64>(sql::IS_BLOCKED)
                     .bind(actor_ap_id)
+                    .bind(domain)
+                    .fetch_one(&mut *self)
+                    .await?;
+                Ok(count > 0)
+            }
+
+            async fn is_limited(&mut self, domain: &str) -> Result<bool> {
+                let count = sqlx::query_scalar::<_, i64>(sql::IS_LIMITED)
                     .bind(domain)
                     .fetch_one(&mut *self)
                     .await?;
@@ -1545,7 +1559,7 @@ pub(crate) async fn comment_revisions<C: DiscussionStatements + ?Sized>(
 fn block_value(kind: BlockKind, value: &str) -> Result<String> {
     let stored = match kind {
         BlockKind::Actor => Some(value.trim().to_owned()).filter(|value| !value.is_empty()),
-        BlockKind::Domain => block_domain(value),
+        BlockKind::Domain | BlockKind::Limit => block_domain(value),
     };
     stored.ok_or_else(|| Error::Invalid(format!("cannot block the {} {value:?}", kind.as_str())))
 }
@@ -1576,6 +1590,25 @@ pub(crate) async fn remove_block<C: DiscussionStatements + ?Sized>(
         // Nothing can be blocked under a value that cannot be stored.
         Err(_) => Ok(false),
     }
+}
+
+/// `Store::is_domain_limited`: the domain of `host` or of `actor_ap_id`, or a domain
+/// above either.
+pub(crate) async fn is_domain_limited<C: DiscussionStatements + ?Sized>(
+    conn: &mut C,
+    actor_ap_id: Option<&str>,
+    host: &str,
+) -> Result<bool> {
+    let mut domains: Vec<String> = Vec::new();
+    domains.extend(block_domain(host));
+    domains.extend(actor_ap_id.and_then(block_domain));
+    domains.dedup();
+    for domain in &domains {
+        if conn.is_limited(domain).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `Store::list_blocks`.

@@ -910,6 +910,11 @@ impl Store for SqliteStore {
         discussion_util::list_blocks(&mut *conn).await
     }
 
+    async fn is_domain_limited(&self, actor_ap_id: Option<&str>, host: &str) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::is_domain_limited(&mut *conn, actor_ap_id, host).await
+    }
+
     // ---- import ----
 
     async fn import(&self, batch: ImportBatch) -> Result<ImportReport> {

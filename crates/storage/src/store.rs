@@ -315,6 +315,10 @@ pub trait Store: Send + Sync + 'static {
     async fn is_blocked(&self, actor_ap_id: Option<&str>, host: &str) -> Result<bool>;
     /// All blocks, by kind and value.
     async fn list_blocks(&self) -> Result<Vec<Block>>;
+    /// Called by the inbox when it moderates a comment: whether `host`'s domain (or the
+    /// actor id's), or a domain above it, is limited ([`BlockKind::Limit`]): its comments
+    /// are held instead of published. A limit hides nothing by itself.
+    async fn is_domain_limited(&self, actor_ap_id: Option<&str>, host: &str) -> Result<bool>;
 
     // ---- import ----
 

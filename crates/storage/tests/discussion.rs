@@ -1728,6 +1728,81 @@ async fn concurrent_receivers_store_once_and_count_every_reaction(store: Arc<dyn
     );
 }
 
+async fn domain_limits_hold_nothing_back_by_themselves(store: Arc<dyn Store>) {
+    let alice = author(&*store, "alice").await;
+    let talk = post(&*store, alice.id, "talk", 0).await;
+    let quiet = actor(&*store, "quiet", "sub.silenced.example").await;
+    let shown = created(&*store, reply(&quiet, ThreadNode::Post(talk.id), "hi", 10)).await;
+    assert!(
+        !store
+            .is_domain_limited(None, "silenced.example")
+            .await
+            .unwrap()
+    );
+    let limit = store
+        .add_block(
+            BlockKind::Limit,
+            "*.Silenced.Example",
+            "new instance",
+            at(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (limit.kind, limit.value.as_str()),
+        (BlockKind::Limit, "silenced.example")
+    );
+    for host in ["silenced.example", "sub.silenced.example:8443"] {
+        assert!(store.is_domain_limited(None, host).await.unwrap(), "{host}");
+    }
+    assert!(
+        store
+            .is_domain_limited(Some("https://a.silenced.example/u/x"), "relay.example")
+            .await
+            .unwrap()
+    );
+    for host in ["notsilenced.example", "example", ""] {
+        assert!(
+            !store.is_domain_limited(None, host).await.unwrap(),
+            "{host}"
+        );
+    }
+    // A limit is not a block: nothing is refused or hidden by it.
+    assert!(
+        !store
+            .is_blocked(None, "sub.silenced.example")
+            .await
+            .unwrap()
+    );
+    let public = store
+        .comments_for_post(talk.id, CommentFilter::Public)
+        .await
+        .unwrap();
+    assert_eq!(public.len(), 1);
+    assert_eq!(public[0].id, shown.id);
+    assert!(!public[0].author_blocked);
+    assert!(
+        store
+            .list_blocks()
+            .await
+            .unwrap()
+            .iter()
+            .any(|block| block.kind == BlockKind::Limit)
+    );
+    assert!(
+        store
+            .remove_block(BlockKind::Limit, "silenced.example")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_domain_limited(None, "silenced.example")
+            .await
+            .unwrap()
+    );
+}
+
 conformance! {
     remote_comments_are_stored_once_by_ap_id =>
         sqlite_remote_comments_are_stored_once_by_ap_id,
@@ -1780,6 +1855,9 @@ conformance! {
     blocked_authors_comments_disappear_until_unblocked =>
         sqlite_blocked_authors_comments_disappear_until_unblocked,
         postgres_blocked_authors_comments_disappear_until_unblocked;
+    domain_limits_hold_nothing_back_by_themselves =>
+        sqlite_domain_limits_hold_nothing_back_by_themselves,
+        postgres_domain_limits_hold_nothing_back_by_themselves;
     concurrent_receivers_store_once_and_count_every_reaction =>
         sqlite_concurrent_receivers_store_once_and_count_every_reaction,
         postgres_concurrent_receivers_store_once_and_count_every_reaction;

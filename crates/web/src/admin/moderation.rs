@@ -653,6 +653,9 @@ fn explain(
                 BlockKind::Domain => {
                     format!("Its author's domain {} is blocked{because}.", block.value)
                 }
+                BlockKind::Limit => {
+                    format!("Its author's domain {} is limited{because}.", block.value)
+                }
             });
         }
     }
@@ -684,6 +687,8 @@ fn blocks_of<'a>(actor: &RemoteActor, blocks: &'a [Block]) -> Vec<&'a Block> {
         .iter()
         .filter(|block| match block.kind {
             BlockKind::Actor => block.value == actor.ap_id,
+            // A limit holds new comments but hides nothing.
+            BlockKind::Limit => false,
             BlockKind::Domain => host.as_deref().is_some_and(|host| {
                 host == block.value
                     || host
@@ -1103,8 +1108,11 @@ pub(crate) struct BlockForm {
 }
 
 fn block_kind(name: &str) -> Result<BlockKind, AppError> {
-    BlockKind::parse(name)
-        .ok_or_else(|| AppError::BadRequest("Choose what to block: an actor or a domain.".into()))
+    BlockKind::parse(name).ok_or_else(|| {
+        AppError::BadRequest(
+            "Choose what to block: an actor, a domain, or a domain to limit.".into(),
+        )
+    })
 }
 
 /// `POST /admin/moderation/blocks`: blocks an actor (by its ActivityPub id) or a domain.
