@@ -1622,3 +1622,55 @@ async fn the_fediverse_settings_are_saved() {
     assert!(!settings.manually_approves_followers);
     assert_eq!(settings.note_content, gloss_storage::NoteContent::Full);
 }
+
+#[tokio::test]
+async fn m5_the_disallowed_keywords_are_edited_on_the_settings_page() {
+    let app = spawn().await;
+    app.logged_in_as("ana", true).await;
+    let page = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(page.contains("<legend>Discussion</legend>"), "{page}");
+    assert!(page.contains("name=\"disallowed_keywords\""));
+
+    let response = app
+        .post_with_csrf(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("title", "Blog"),
+                ("discussion_fields", "1"),
+                (
+                    "disallowed_keywords",
+                    "casino\r\n\r\n  cheap pills \r\nCASINO\r\n<b>bold</b>",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let settings = app.store().blog_settings().await.unwrap();
+    assert_eq!(
+        settings.disallowed_keywords,
+        vec!["casino", "cheap pills", "<b>bold</b>"]
+    );
+    let html = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(
+        html.contains("casino\ncheap pills\n&#60;b&#62;bold&#60;/b&#62;")
+            || html.contains("casino\ncheap pills\n&lt;b&gt;bold&lt;/b&gt;"),
+        "the list is shown one per line, escaped: {html}"
+    );
+
+    // Too long an entry is refused, and nothing changes.
+    let long = "x".repeat(201);
+    let response = app
+        .post_with_csrf(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("title", "Blog"),
+                ("discussion_fields", "1"),
+                ("disallowed_keywords", long.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.store().blog_settings().await.unwrap(), settings);
+}
