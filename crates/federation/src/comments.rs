@@ -16,7 +16,7 @@
 //!     │         our posts ─► drop (202, logged)            (F9)  │
 //!     ▼                                                          ▼
 //!  store the fetched ancestors (farthest first), then the reply, each with the
-//!  visibility of its addressing (P8) and the moderation rules' decision (M1-M3, M6)
+//!  visibility of its addressing (P8) and the moderation rules' decision (M1-M3, M5, M6)
 //! ```
 //!
 //! Ownership is always checked against what we stored, never against the payload: an

@@ -170,7 +170,7 @@ pub struct Signals<'a> {
 pub struct Decision {
     /// `Approved`, `Pending`, or `Spam` for a disallowed keyword; the rules never hide.
     pub state: Moderation,
-    /// Why, in words the admin UI shows (`held: …` or `approved: …`).
+    /// Why, in words the admin UI shows (`held: …`, `approved: …` or `spam: …`).
     pub reason: String,
 }
 
