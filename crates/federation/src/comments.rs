@@ -502,7 +502,7 @@ impl CommentIntake {
             None => true,
         };
         // M6: an edit goes through the rules again.
-        let decision = run.decide(sender, &body.content_html, parent_shown).await?;
+        let decision = run.decide(sender, &body, parent_shown).await?;
         let edit = RemoteCommentEdit {
             content_html: body.content_html,
             summary: body.summary,
@@ -957,13 +957,14 @@ impl Run<'_> {
             .map(|comment| ThreadNode::Comment(comment.id)))
     }
 
-    /// The moderation rules' decision for a comment by `author` with `content_html`.
+    /// The moderation rules' decision for a comment by `author` with `body`.
     async fn decide(
         &self,
         author: &RemoteActor,
-        content_html: &str,
+        body: &CommentBody,
         parent_shown: bool,
     ) -> Result<Decision, IntakeError> {
+        let content_html = body.content_html.as_str();
         let store = self.federation.store();
         let now = Utc::now();
         let since = now - BURST_WINDOW;
@@ -971,8 +972,8 @@ impl Run<'_> {
             .recent_comment_count_from_host(&author.host, since)
             .await?;
         let approved_by_author = store.count_approved_comments_by_actor(author.id).await?;
-        // M5 on the text without markup and on the names the author shows; M2 from the
-        // stored actor document.
+        // M5 on the text without markup (content warning included) and on the names the
+        // author shows; M2 from the stored actor document.
         let keywords = store.blog_settings().await?.disallowed_keywords;
         let text = plain_text_excerpt(content_html, MAX_COMMENT_INPUT);
         let (name, _, _) = comment_author(author);
@@ -988,7 +989,15 @@ impl Run<'_> {
                 recent_from_host,
                 approved_by_author,
                 parent_shown,
-                keyword: moderation::keyword_hit(&keywords, &[&text, &name, handle]),
+                keyword: moderation::keyword_hit(
+                    &keywords,
+                    &[
+                        &text,
+                        body.summary.as_deref().unwrap_or_default(),
+                        &name,
+                        handle,
+                    ],
+                ),
                 account_age,
                 bot: moderation::is_bot_kind(&author.kind),
             },
@@ -1068,9 +1077,7 @@ impl Run<'_> {
         parent: &Parent,
     ) -> Result<Stored, IntakeError> {
         let body = comment_body(note);
-        let decision = self
-            .decide(author, &body.content_html, parent.shown())
-            .await?;
+        let decision = self.decide(author, &body, parent.shown()).await?;
         let (author_name, author_url, author_avatar_url) = comment_author(author);
         let now = Utc::now();
         let upsert = RemoteCommentUpsert {

@@ -1521,6 +1521,15 @@ async fn m5_a_disallowed_keyword_marks_a_reply_spam_until_approved(db: String) {
         "{history:?}"
     );
 
+    // In the content warning too.
+    let mut warned = s.note("cw", "alice", &post_url(), "<p>Behind a warning</p>");
+    warned["summary"] = json!("Casino tips");
+    s.post(&s.create(&warned), "alice").await;
+    assert_eq!(
+        s.comment(&warned["id"]).await.unwrap().moderation,
+        Moderation::Spam
+    );
+
     // Only the text counts, not the markup: a link to casino.example is fine.
     let markup = s.note(
         "2",
