@@ -16,7 +16,7 @@
 //!     │         our posts ─► drop (202, logged)            (F9)  │
 //!     ▼                                                          ▼
 //!  store the fetched ancestors (farthest first), then the reply, each with the
-//!  visibility of its addressing (P8) and the moderation rules' decision (M1-M3, M6)
+//!  visibility of its addressing (P8) and the moderation rules' decision (M1-M3, M5, M6)
 //! ```
 //!
 //! Ownership is always checked against what we stored, never against the payload: an
@@ -31,9 +31,9 @@
 //! our signing key) is an error, which the inbox answers with 503 so the sender retries.
 
 use crate::content::{
-    MAX_COMMENT_ATTACHMENTS, MAX_NAME_CHARS, MAX_REMOTE_URL_LEN, MAX_SUMMARY_CHARS,
-    comment_attachment, count_comment_links, is_emoji_shortcode, plain_line, plain_text,
-    remote_comment_html,
+    MAX_COMMENT_ATTACHMENTS, MAX_COMMENT_INPUT, MAX_NAME_CHARS, MAX_REMOTE_URL_LEN,
+    MAX_SUMMARY_CHARS, comment_attachment, count_comment_links, is_emoji_shortcode, plain_line,
+    plain_text, plain_text_excerpt, remote_comment_html,
 };
 use crate::context::Federation;
 use crate::http_client::{self, HttpClientError, RequestSigner};
@@ -502,7 +502,7 @@ impl CommentIntake {
             None => true,
         };
         // M6: an edit goes through the rules again.
-        let decision = run.decide(sender, &body.content_html, parent_shown).await?;
+        let decision = run.decide(sender, &body, parent_shown).await?;
         let edit = RemoteCommentEdit {
             content_html: body.content_html,
             summary: body.summary,
@@ -910,7 +910,7 @@ impl Run<'_> {
                     "dropped: reply to a post that does not exist",
                 ));
             };
-            return Ok(post_place(&post, Parent::Post(post.id)));
+            return Ok(self.post_place(&post, Parent::Post(post.id)));
         }
         let ours = match self.federation.urls().comment_id_of(in_reply_to) {
             Some(id) => store.comment_by_id(CommentId(id)).await?,
@@ -926,12 +926,26 @@ impl Run<'_> {
                     "dropped: reply under a post that does not exist",
                 ));
             };
-            return Ok(post_place(&post, Parent::Comment(Box::new(comment))));
+            return Ok(self.post_place(&post, Parent::Comment(Box::new(comment))));
         }
         if Url::parse(in_reply_to).is_ok_and(|url| self.is_local(&url)) {
             return Ok(Place::Refused("dropped: reply to nothing of ours"));
         }
         Ok(Place::Unknown)
+    }
+
+    /// [`post_place`], and closed once the post is older than
+    /// `GLOSS_COMMENTS_CLOSE_AFTER_DAYS`.
+    fn post_place(&self, post: &gloss_storage::Post, parent: Parent) -> Place {
+        let place = post_place(post, parent);
+        if matches!(place, Place::Found(_))
+            && !self
+                .federation
+                .comments_open_by_age(post.published_at, Utc::now())
+        {
+            return Place::Refused("dropped: comments closed automatically (the post is too old)");
+        }
+        place
     }
 
     /// The reaction's target: one of our published posts or a live comment we hold.
@@ -957,19 +971,31 @@ impl Run<'_> {
             .map(|comment| ThreadNode::Comment(comment.id)))
     }
 
-    /// The moderation rules' decision for a comment by `author` with `content_html`.
+    /// The moderation rules' decision for a comment by `author` with `body`.
     async fn decide(
         &self,
         author: &RemoteActor,
-        content_html: &str,
+        body: &CommentBody,
         parent_shown: bool,
     ) -> Result<Decision, IntakeError> {
+        let content_html = body.content_html.as_str();
         let store = self.federation.store();
-        let since = Utc::now() - BURST_WINDOW;
+        let now = Utc::now();
+        let since = now - BURST_WINDOW;
         let recent_from_host = store
             .recent_comment_count_from_host(&author.host, since)
             .await?;
         let approved_by_author = store.count_approved_comments_by_actor(author.id).await?;
+        // M5 on the text without markup (content warning included) and on the names the
+        // author shows; M2 from the stored actor document.
+        let keywords = store.blog_settings().await?.disallowed_keywords;
+        let text = plain_text_excerpt(content_html, MAX_COMMENT_INPUT);
+        let (name, _, _) = comment_author(author);
+        let handle = author.preferred_username.as_deref().unwrap_or_default();
+        let account_age = store
+            .remote_actor_published(author.id)
+            .await?
+            .map(|published| now.signed_duration_since(published));
         Ok(moderation::decide(
             self.federation.comments_moderation(),
             &Signals {
@@ -977,6 +1003,17 @@ impl Run<'_> {
                 recent_from_host,
                 approved_by_author,
                 parent_shown,
+                keyword: moderation::keyword_hit(
+                    &keywords,
+                    &[
+                        &text,
+                        body.summary.as_deref().unwrap_or_default(),
+                        &name,
+                        handle,
+                    ],
+                ),
+                account_age,
+                bot: moderation::is_bot_kind(&author.kind),
             },
         ))
     }
@@ -1054,9 +1091,7 @@ impl Run<'_> {
         parent: &Parent,
     ) -> Result<Stored, IntakeError> {
         let body = comment_body(note);
-        let decision = self
-            .decide(author, &body.content_html, parent.shown())
-            .await?;
+        let decision = self.decide(author, &body, parent.shown()).await?;
         let (author_name, author_url, author_avatar_url) = comment_author(author);
         let now = Utc::now();
         let upsert = RemoteCommentUpsert {

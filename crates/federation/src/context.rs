@@ -1,7 +1,7 @@
 //! `Federation`: the federation context handed to every federation handler and to the
 //! delivery worker. One value per Gloss instance (no globals), cheap to clone.
 
-use crate::moderation::CommentsModeration;
+use crate::moderation::{CommentsModeration, LocalComments};
 use crate::urls::Urls;
 use gloss_storage::{ActorKey, LocalActor, Store};
 use std::collections::HashMap;
@@ -49,6 +49,12 @@ struct Inner {
     /// [`FederationSettings`] so that adding it broke no caller that builds the settings
     /// (the binary sets it with [`Federation::set_comments_moderation`]).
     comments_moderation: RwLock<CommentsModeration>,
+    /// Days after publication when a post stops taking comments (0: never). Set by the
+    /// binary like the moderation mode.
+    comments_close_after_days: RwLock<u32>,
+    /// How readers' comments from the post page's form are taken (the web layer reads
+    /// it from here).
+    local_comments: RwLock<LocalComments>,
 }
 
 /// The federation context.
@@ -92,6 +98,8 @@ impl Federation {
                 keys: Mutex::new(HashMap::new()),
                 delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
                 comments_moderation: RwLock::new(CommentsModeration::default()),
+                comments_close_after_days: RwLock::new(0),
+                local_comments: RwLock::new(LocalComments::default()),
             }),
         }
     }
@@ -131,6 +139,51 @@ impl Federation {
     /// received from now on.
     pub fn set_comments_moderation(&self, mode: CommentsModeration) {
         if let Ok(mut current) = self.inner.comments_moderation.write() {
+            *current = mode;
+        }
+    }
+
+    /// Sets `GLOSS_COMMENTS_CLOSE_AFTER_DAYS` (0: comments never close by age).
+    pub fn set_comments_close_after_days(&self, days: u32) {
+        if let Ok(mut current) = self.inner.comments_close_after_days.write() {
+            *current = days;
+        }
+    }
+
+    /// The age after which posts take no more comments, if they ever close by age.
+    pub fn comments_close_after(&self) -> Option<chrono::TimeDelta> {
+        let days = self
+            .inner
+            .comments_close_after_days
+            .read()
+            .map(|days| *days)
+            .unwrap_or_default();
+        (days > 0).then(|| chrono::TimeDelta::days(i64::from(days)))
+    }
+
+    /// Whether a post published at `published_at` still takes comments at `now` as far
+    /// as its age goes (the post's own `comments_open` flag is checked apart).
+    pub fn comments_open_by_age(
+        &self,
+        published_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        self.comments_close_after()
+            .is_none_or(|after| now.signed_duration_since(published_at) < after)
+    }
+
+    /// How readers' comments are taken (`GLOSS_COMMENTS_LOCAL`; default: moderated).
+    pub fn local_comments(&self) -> LocalComments {
+        self.inner
+            .local_comments
+            .read()
+            .map(|mode| *mode)
+            .unwrap_or_default()
+    }
+
+    /// Sets `GLOSS_COMMENTS_LOCAL`.
+    pub fn set_local_comments(&self, mode: LocalComments) {
+        if let Ok(mut current) = self.inner.local_comments.write() {
             *current = mode;
         }
     }

@@ -2,8 +2,11 @@
 //! blog's setting and of a few facts the inbox gathers (links, recent comments from the
 //! same host, the author's approved comments, whether the parent is shown).
 //!
-//! The rules that hold a comment in any mode come first, so that "open" never publishes
-//! a comment with a pile of links or one of a burst; then the mode decides. Every
+//! A disallowed keyword in the comment's text or its author's name marks it spam
+//! (checklist M5: kept for audit, never public, restorable by approving it). The rules
+//! that hold a comment in any mode come next, so that "open" never publishes a comment
+//! with a pile of links, one of a burst, or one from a brand-new or automated account
+//! (M2); then the mode decides. Every
 //! decision carries its reason, which the store keeps with the comment and in the
 //! moderation log, so the admin UI can say why a comment is not shown.
 //!
@@ -66,9 +69,83 @@ pub const BURST_WINDOW: TimeDelta = TimeDelta::minutes(1);
 /// next ones are held (checklist M3: a flood is accepted, never published).
 pub const BURST_LIMIT: i64 = 30;
 
+/// Replies from accounts created more recently than this are held (Mastodon's
+/// `filter_new_accounts` notification policy uses the same 30 days).
+pub const MIN_ACCOUNT_AGE: TimeDelta = TimeDelta::days(30);
+
+/// Whether an actor of this ActivityPub `type` is automated. Mastodon, Misskey,
+/// GoToSocial, Pleroma and Lemmy all publish bot accounts as `Service` (Mastodon's
+/// instance actor is an `Application`); Mastodon's `"bot": true` exists only in its
+/// client API, never in actor documents, so the type is the signal that federates.
+pub fn is_bot_kind(kind: &str) -> bool {
+    matches!(kind, "Service" | "Application")
+}
+
+/// How readers' comments from the form on the post page are published
+/// (`GLOSS_COMMENTS_LOCAL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LocalComments {
+    /// No form; posted comments are refused.
+    Off,
+    /// Every reader comment waits for approval.
+    #[default]
+    Moderated,
+    /// Published at once, unless a rule holds it (links) or marks it spam (keywords).
+    Open,
+}
+
+impl LocalComments {
+    /// The setting's value: `off`, `moderated` or `open`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocalComments::Off => "off",
+            LocalComments::Moderated => "moderated",
+            LocalComments::Open => "open",
+        }
+    }
+
+    /// Parses [`LocalComments::as_str`]'s output (case and surrounding spaces ignored).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "off" => Some(LocalComments::Off),
+            "moderated" => Some(LocalComments::Moderated),
+            "open" => Some(LocalComments::Open),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for LocalComments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lower-case, whitespace collapsed: how keywords and texts are compared.
+fn folded(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// The first disallowed keyword (as the admin wrote it) that occurs in one of `texts`,
+/// ignoring case and runs of white space. Substrings count, as in WordPress's
+/// "disallowed keys": `casino` also matches `casinos`.
+pub fn keyword_hit<'k>(keywords: &'k [String], texts: &[&str]) -> Option<&'k str> {
+    if keywords.is_empty() {
+        return None;
+    }
+    let texts: Vec<String> = texts.iter().map(|text| folded(text)).collect();
+    keywords.iter().map(String::as_str).find(|keyword| {
+        let keyword = folded(keyword);
+        !keyword.is_empty() && texts.iter().any(|text| text.contains(&keyword))
+    })
+}
+
 /// What the inbox knows about a comment when it decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Signals {
+pub struct Signals<'a> {
     /// Links in the sanitized content, mentions and hashtags left out.
     pub links: usize,
     /// Comments received from the author's host within [`BURST_WINDOW`], this one not
@@ -79,14 +156,21 @@ pub struct Signals {
     /// Whether what the comment replies to is shown to readers (the post, or a listed
     /// live comment). A reply under a held or deleted comment is held too (checklist P9).
     pub parent_shown: bool,
+    /// The disallowed keyword found in the comment's text or its author's name
+    /// ([`keyword_hit`]).
+    pub keyword: Option<&'a str>,
+    /// How old the author's account is (now minus its actor's `published`), when known.
+    pub account_age: Option<TimeDelta>,
+    /// The author is automated ([`is_bot_kind`]).
+    pub bot: bool,
 }
 
 /// A moderation decision and why it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
-    /// `Approved` or `Pending`: the rules never hide or mark spam by themselves.
+    /// `Approved`, `Pending`, or `Spam` for a disallowed keyword; the rules never hide.
     pub state: Moderation,
-    /// Why, in words the admin UI shows (`held: …` or `approved: …`).
+    /// Why, in words the admin UI shows (`held: …`, `approved: …` or `spam: …`).
     pub reason: String,
 }
 
@@ -95,6 +179,13 @@ impl Decision {
         Decision {
             state: Moderation::Pending,
             reason,
+        }
+    }
+
+    fn spam(keyword: &str) -> Decision {
+        Decision {
+            state: Moderation::Spam,
+            reason: format!("spam: keyword {keyword:?}"),
         }
     }
 
@@ -107,7 +198,10 @@ impl Decision {
 }
 
 /// Decides whether a new or edited comment is published or held.
-pub fn decide(mode: CommentsModeration, signals: &Signals) -> Decision {
+pub fn decide(mode: CommentsModeration, signals: &Signals<'_>) -> Decision {
+    if let Some(keyword) = signals.keyword {
+        return Decision::spam(keyword);
+    }
     if signals.links > MAX_LINKS {
         return Decision::held(format!(
             "held: {} links (more than {MAX_LINKS})",
@@ -120,6 +214,18 @@ pub fn decide(mode: CommentsModeration, signals: &Signals) -> Decision {
              (more than {BURST_LIMIT})",
             signals.recent_from_host
         ));
+    }
+    if let Some(age) = signals.account_age
+        && age < MIN_ACCOUNT_AGE
+    {
+        return Decision::held(format!(
+            "held: the author's account is {} days old (less than {})",
+            age.num_days().max(0),
+            MIN_ACCOUNT_AGE.num_days()
+        ));
+    }
+    if signals.bot {
+        return Decision::held("held: the author is a bot account".to_owned());
     }
     if !signals.parent_shown {
         return Decision::held("held: it replies to a comment that is not shown".to_owned());
@@ -138,16 +244,53 @@ pub fn decide(mode: CommentsModeration, signals: &Signals) -> Decision {
     }
 }
 
+/// What is known about a reader's comment from the form on the post page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalSignals<'a> {
+    /// Links in the comment's text.
+    pub links: usize,
+    /// The disallowed keyword found in the text, the name or the website.
+    pub keyword: Option<&'a str>,
+    /// Whether what the comment replies to is shown to readers.
+    pub parent_shown: bool,
+}
+
+/// Decides whether a reader's comment is published, held or spam. `Off` never gets
+/// here (the form refuses first); should it, the comment is held.
+pub fn decide_local(mode: LocalComments, signals: &LocalSignals<'_>) -> Decision {
+    if let Some(keyword) = signals.keyword {
+        return Decision::spam(keyword);
+    }
+    if signals.links > MAX_LINKS {
+        return Decision::held(format!(
+            "held: {} links (more than {MAX_LINKS})",
+            signals.links
+        ));
+    }
+    if !signals.parent_shown {
+        return Decision::held("held: it replies to a comment that is not shown".to_owned());
+    }
+    match mode {
+        LocalComments::Open => Decision::approved("approved: local comments are open"),
+        LocalComments::Moderated | LocalComments::Off => Decision::held(
+            "held: every reader comment waits for approval (local comments: moderated)".to_owned(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn calm() -> Signals {
+    fn calm() -> Signals<'static> {
         Signals {
             links: 0,
             recent_from_host: 0,
             approved_by_author: 0,
             parent_shown: true,
+            keyword: None,
+            account_age: None,
+            bot: false,
         }
     }
 
@@ -227,5 +370,137 @@ mod tests {
                 .reason
                 .contains("3 links")
         );
+    }
+
+    #[test]
+    fn m5_a_keyword_marks_spam_in_every_mode_and_names_the_rule() {
+        for mode in [
+            CommentsModeration::Open,
+            CommentsModeration::FirstTime,
+            CommentsModeration::All,
+        ] {
+            let decision = decide(
+                mode,
+                &Signals {
+                    keyword: Some("casino"),
+                    approved_by_author: 9,
+                    ..calm()
+                },
+            );
+            assert_eq!(decision.state, Moderation::Spam);
+            assert_eq!(decision.reason, "spam: keyword \"casino\"");
+        }
+        let local = decide_local(
+            LocalComments::Open,
+            &LocalSignals {
+                links: 0,
+                keyword: Some("casino"),
+                parent_shown: true,
+            },
+        );
+        assert_eq!(local.state, Moderation::Spam);
+    }
+
+    #[test]
+    fn m5_keywords_match_ignoring_case_and_spacing_in_any_text() {
+        let keywords = vec!["Casino".to_owned(), "cheap  pills".to_owned()];
+        assert_eq!(
+            keyword_hit(&keywords, &["Best CASINOS here"]),
+            Some("Casino")
+        );
+        assert_eq!(
+            keyword_hit(&keywords, &["a nice post", "CHEAP\npills Ltd"]),
+            Some("cheap  pills")
+        );
+        assert_eq!(keyword_hit(&keywords, &["a nice post", "Ann"]), None);
+        assert_eq!(keyword_hit(&[], &["casino"]), None);
+        assert_eq!(keyword_hit(&["  ".to_owned()], &["anything"]), None);
+    }
+
+    #[test]
+    fn m2_new_accounts_and_bots_are_held_in_every_mode() {
+        let known = Signals {
+            approved_by_author: 5,
+            ..calm()
+        };
+        for signals in [
+            Signals {
+                account_age: Some(TimeDelta::days(29)),
+                ..known
+            },
+            Signals {
+                account_age: Some(TimeDelta::days(-3)),
+                ..known
+            },
+            Signals { bot: true, ..known },
+        ] {
+            for mode in [CommentsModeration::Open, CommentsModeration::FirstTime] {
+                let decision = decide(mode, &signals);
+                assert_eq!(decision.state, Moderation::Pending, "{signals:?} {mode}");
+            }
+        }
+        let young = decide(
+            CommentsModeration::Open,
+            &Signals {
+                account_age: Some(TimeDelta::days(3)),
+                ..known
+            },
+        );
+        assert!(young.reason.contains("3 days old"), "{}", young.reason);
+        for age in [Some(MIN_ACCOUNT_AGE), Some(TimeDelta::days(400)), None] {
+            assert_eq!(
+                decide(
+                    CommentsModeration::Open,
+                    &Signals {
+                        account_age: age,
+                        ..known
+                    }
+                )
+                .state,
+                Moderation::Approved,
+                "{age:?}"
+            );
+        }
+        assert!(is_bot_kind("Service") && is_bot_kind("Application"));
+        assert!(!is_bot_kind("Person") && !is_bot_kind("Group"));
+    }
+
+    #[test]
+    fn reader_comments_wait_unless_open_and_links_hold_them() {
+        let calm = LocalSignals {
+            links: 0,
+            keyword: None,
+            parent_shown: true,
+        };
+        assert_eq!(
+            decide_local(LocalComments::Moderated, &calm).state,
+            Moderation::Pending
+        );
+        assert_eq!(
+            decide_local(LocalComments::Open, &calm).state,
+            Moderation::Approved
+        );
+        for signals in [
+            LocalSignals { links: 3, ..calm },
+            LocalSignals {
+                parent_shown: false,
+                ..calm
+            },
+        ] {
+            assert_eq!(
+                decide_local(LocalComments::Open, &signals).state,
+                Moderation::Pending
+            );
+        }
+        for mode in [
+            LocalComments::Off,
+            LocalComments::Moderated,
+            LocalComments::Open,
+        ] {
+            assert_eq!(LocalComments::parse(mode.as_str()), Some(mode));
+        }
+        assert_eq!(LocalComments::parse(" OPEN "), Some(LocalComments::Open));
+        assert_eq!(LocalComments::parse("sometimes"), None);
+        assert_eq!(LocalComments::default(), LocalComments::Moderated);
     }
 }

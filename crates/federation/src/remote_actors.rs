@@ -321,7 +321,7 @@ impl RemoteActors {
                         url,
                         federation.settings().allow_private_addresses,
                     )?;
-                    return Ok(federation.store().upsert_remote_actor(upsert).await?);
+                    return store_actor(federation, upsert, &document).await;
                 }
             },
             Err(RemoteActorError::Fetch(HttpClientError::IdMismatch { found, .. })) => found,
@@ -352,7 +352,7 @@ impl RemoteActors {
         let (document, fetched_from) = (self.fetch_document(federation, &owner).await?, owner);
         let settings = federation.settings();
         let upsert = parse_actor(&document, &fetched_from, settings.allow_private_addresses)?;
-        Ok(federation.store().upsert_remote_actor(upsert).await?)
+        store_actor(federation, upsert, &document).await
     }
 
     async fn fetch_document(
@@ -370,6 +370,27 @@ impl RemoteActors {
             Err(err) => Err(RemoteActorError::Fetch(err)),
         }
     }
+}
+
+/// Upserts a fetched actor, with its account's creation time (the moderation rules hold
+/// replies from accounts younger than 30 days, checklist M2).
+async fn store_actor(
+    federation: &Federation,
+    upsert: RemoteActorUpsert,
+    document: &Value,
+) -> Result<RemoteActor, RemoteActorError> {
+    let actor = federation.store().upsert_remote_actor(upsert).await?;
+    federation
+        .store()
+        .set_remote_actor_published(actor.id, account_published(document))
+        .await?;
+    Ok(actor)
+}
+
+/// When the account was created: the actor document's `published`, read leniently
+/// (absent, not a string or not a date: unknown).
+pub fn account_published(document: &Value) -> Option<chrono::DateTime<Utc>> {
+    Actor::deserialize(document).ok()?.published
 }
 
 /// The `owner` of a key document that is not itself an actor.
@@ -530,6 +551,22 @@ mod tests {
         let mut doc = person();
         doc["type"] = json!("Note");
         assert!(parse_actor(&doc, &url("https://m.example/users/bo"), false).is_err());
+    }
+
+    #[test]
+    fn m2_the_account_creation_time_is_read_leniently() {
+        let mut doc = person();
+        assert_eq!(account_published(&doc), None);
+        doc["published"] = json!("2025-10-07T15:22:41.457Z");
+        assert_eq!(
+            account_published(&doc).map(|at| at.to_rfc3339()),
+            Some("2025-10-07T15:22:41.457+00:00".to_owned())
+        );
+        for odd in [json!("last week"), json!(12), json!({"at": 1}), json!(null)] {
+            doc["published"] = odd.clone();
+            assert_eq!(account_published(&doc), None, "{odd}");
+            assert!(parse_actor(&doc, &url("https://m.example/users/bo"), false).is_ok());
+        }
     }
 
     #[test]

@@ -55,6 +55,8 @@ struct Remote {
     documents: Arc<Mutex<HashMap<String, (u16, Value)>>>,
     /// Every GET path, in order.
     gets: Arc<Mutex<Vec<String>>>,
+    /// Extra or replaced members of an actor's document (`type`, `published`...).
+    actor_extras: Arc<Mutex<HashMap<String, Value>>>,
 }
 
 impl Remote {
@@ -110,7 +112,7 @@ async fn remote_handler(State(remote): State<Remote>, method: Method, uri: Uri) 
             .get(name)
             .cloned()
             .unwrap_or_else(|| format!("{name} display"));
-        let body = json!({
+        let mut body = json!({
             "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
             "id": id, "type": "Person", "preferredUsername": name, "name": display,
             "url": remote.url(&format!("/@{name}")),
@@ -119,6 +121,11 @@ async fn remote_handler(State(remote): State<Remote>, method: Method, uri: Uri) 
             "publicKey": {"id": format!("{id}#main-key"), "owner": id,
                           "publicKeyPem": keys()[*key].public_key},
         });
+        if let Some(Value::Object(extras)) = remote.actor_extras.lock().unwrap().get(name) {
+            for (member, value) in extras {
+                body[member] = value.clone();
+            }
+        }
         return (activity_json, body.to_string()).into_response();
     }
     let Some((status, document)) = remote.documents.lock().unwrap().get(&path).cloned() else {
@@ -1470,4 +1477,249 @@ async fn a_storage_failure_answers_503_and_the_retry_is_handled() {
     // The sender's retry is not taken for a duplicate.
     s.post(&create, "alice").await;
     assert!(s.comment(&note["id"]).await.is_some());
+}
+
+// =======================================================================================
+// Moderation rules M2, M5, M6 and closing comments after N days
+// =======================================================================================
+
+async fn set_keywords(s: &Setup, keywords: &[&str]) {
+    let settings = s.store().blog_settings().await.unwrap();
+    s.store()
+        .update_blog_settings(&gloss_storage::BlogSettings {
+            disallowed_keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
+            ..settings
+        })
+        .await
+        .unwrap();
+}
+
+async fn m5_a_disallowed_keyword_marks_a_reply_spam_until_approved(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    set_keywords(&s, &["casino", "cheap pills"]).await;
+
+    // In the text, any case: spam, never public, the rule named.
+    let text = s.note(
+        "1",
+        "alice",
+        &post_url(),
+        "<p>Best <b>CASINO</b> in town</p>",
+    );
+    s.post(&s.create(&text), "alice").await;
+    let spam = s.comment(&text["id"]).await.unwrap();
+    assert_eq!(spam.moderation, Moderation::Spam);
+    assert_eq!(
+        spam.moderation_reason.as_deref(),
+        Some("spam: keyword \"casino\"")
+    );
+    assert!(s.public_comments().await.is_empty());
+    let history = s.store().moderation_history(spam.id).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|entry| entry.reason.contains("keyword \"casino\"")),
+        "{history:?}"
+    );
+
+    // In the content warning too.
+    let mut warned = s.note("cw", "alice", &post_url(), "<p>Behind a warning</p>");
+    warned["summary"] = json!("Casino tips");
+    s.post(&s.create(&warned), "alice").await;
+    assert_eq!(
+        s.comment(&warned["id"]).await.unwrap().moderation,
+        Moderation::Spam
+    );
+
+    // Only the text counts, not the markup: a link to casino.example is fine.
+    let markup = s.note(
+        "2",
+        "alice",
+        &post_url(),
+        "<p>See <a href=\"https://casino.example/\">this</a></p>",
+    );
+    s.post(&s.create(&markup), "alice").await;
+    assert_eq!(
+        s.comment(&markup["id"]).await.unwrap().moderation,
+        Moderation::Approved
+    );
+
+    // In the author's display name.
+    s.remote
+        .names
+        .lock()
+        .unwrap()
+        .insert("bob".into(), "Cheap Pills Bob".into());
+    let named = s.note("3", "bob", &post_url(), "<p>Hello</p>");
+    s.post(&s.create(&named), "bob").await;
+    let spam = s.comment(&named["id"]).await.unwrap();
+    assert_eq!(spam.moderation, Moderation::Spam);
+    assert!(
+        spam.moderation_reason.unwrap().contains("cheap pills"),
+        "the reason names the rule"
+    );
+
+    // A false positive is restored by approving it.
+    let first = s.comment(&text["id"]).await.unwrap();
+    s.store()
+        .set_comment_moderation_with_reason(
+            first.id,
+            Moderation::Approved,
+            "approved by the author",
+            ModerationDecider::Author(s.post.author_id),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        s.public_comments()
+            .await
+            .iter()
+            .any(|comment| comment.id == first.id)
+    );
+}
+
+async fn m6_an_approved_reply_edited_to_carry_a_keyword_becomes_spam(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    set_keywords(&s, &["casino"]).await;
+    let note = s.note("1", "alice", &post_url(), "<p>Nice post</p>");
+    s.post(&s.create(&note), "alice").await;
+    assert_eq!(
+        s.comment(&note["id"]).await.unwrap().moderation,
+        Moderation::Approved
+    );
+    let update = s.activity(
+        "Update",
+        "alice",
+        "1",
+        edited(
+            &note,
+            "<p>Now with casino bonuses</p>",
+            "2024-05-01T11:00:00Z",
+        ),
+    );
+    s.post(&update, "alice").await;
+    let comment = s.comment(&note["id"]).await.unwrap();
+    assert_eq!(comment.moderation, Moderation::Spam);
+    assert!(comment.moderation_reason.unwrap().contains("casino"));
+    assert!(s.public_comments().await.is_empty());
+}
+
+async fn m2_new_accounts_and_bots_are_held_even_when_moderation_is_open(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let days_ago = |days: i64| (Utc::now() - chrono::TimeDelta::days(days)).to_rfc3339();
+    {
+        let mut extras = s.remote.actor_extras.lock().unwrap();
+        extras.insert("mallory".into(), json!({"published": days_ago(3)}));
+        extras.insert(
+            "carol".into(),
+            json!({"type": "Service", "published": "2019-01-01T00:00:00Z"}),
+        );
+        extras.insert("bob".into(), json!({"published": days_ago(400)}));
+        // alice sends a date nobody can read: unknown age, not held for it.
+        extras.insert("alice".into(), json!({"published": "last spring"}));
+    }
+
+    let young = s.note("1", "mallory", &post_url(), "<p>Hi</p>");
+    s.post(&s.create(&young), "mallory").await;
+    let held = s.comment(&young["id"]).await.unwrap();
+    assert_eq!(held.moderation, Moderation::Pending);
+    assert!(
+        held.moderation_reason.unwrap().contains("3 days old"),
+        "the reason says why"
+    );
+
+    let bot = s.note("2", "carol", &post_url(), "<p>Beep</p>");
+    s.post(&s.create(&bot), "carol").await;
+    let held = s.comment(&bot["id"]).await.unwrap();
+    assert_eq!(held.moderation, Moderation::Pending);
+    assert!(held.moderation_reason.unwrap().contains("bot"));
+
+    for (n, name) in [("3", "bob"), ("4", "alice")] {
+        let note = s.note(n, name, &post_url(), "<p>Hello</p>");
+        s.post(&s.create(&note), name).await;
+        assert_eq!(
+            s.comment(&note["id"]).await.unwrap().moderation,
+            Moderation::Approved,
+            "{name}"
+        );
+    }
+    let stored = s
+        .store()
+        .remote_actor_published(s.actor_id("bob").await)
+        .await
+        .unwrap();
+    assert!(stored.is_some_and(|at| Utc::now() - at > chrono::TimeDelta::days(399)));
+    assert_eq!(
+        s.store()
+            .remote_actor_published(s.actor_id("alice").await)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn replies_to_a_post_older_than_the_closing_age_are_refused(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let old = s
+        .store()
+        .create_post(
+            PostDraft {
+                author_id: s.post.author_id,
+                title: "Old".into(),
+                slug: "old".into(),
+                source: "Old".into(),
+                content_html: "<p>Old</p>".into(),
+                summary: None,
+                tags: vec![],
+                status: PostStatus::Published,
+                origin: PostOrigin::Local,
+                published_at: Utc::now() - chrono::TimeDelta::days(40),
+                import_key: None,
+            },
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let old_url = format!("{OUR_BASE}/posts/old");
+
+    // Unset: comments never close by age.
+    let before = s.note("1", "alice", &old_url, "<p>Still open</p>");
+    s.post(&s.create(&before), "alice").await;
+    assert!(s.comment(&before["id"]).await.is_some());
+
+    s.federation.set_comments_close_after_days(30);
+    let after = s.note("2", "alice", &old_url, "<p>Too late</p>");
+    s.post(&s.create(&after), "alice").await;
+    assert!(s.comment(&after["id"]).await.is_none(), "nothing stored");
+    // A reply to a comment under the old post is refused too.
+    let nested = s.note("3", "bob", before["id"].as_str().unwrap(), "<p>Re</p>");
+    s.post(&s.create(&nested), "bob").await;
+    assert!(s.comment(&nested["id"]).await.is_none());
+    assert_eq!(
+        s.store()
+            .comments_for_post(old.id, CommentFilter::All)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // A recent post still takes replies.
+    let fresh = s.note("4", "alice", &post_url(), "<p>Fresh</p>");
+    s.post(&s.create(&fresh), "alice").await;
+    assert!(s.comment(&fresh["id"]).await.is_some());
+}
+
+on_both_engines! {
+    m5_a_disallowed_keyword_marks_a_reply_spam_until_approved =>
+        sqlite_m5_a_disallowed_keyword_marks_a_reply_spam_until_approved,
+        postgres_m5_a_disallowed_keyword_marks_a_reply_spam_until_approved;
+    m6_an_approved_reply_edited_to_carry_a_keyword_becomes_spam =>
+        sqlite_m6_an_approved_reply_edited_to_carry_a_keyword_becomes_spam,
+        postgres_m6_an_approved_reply_edited_to_carry_a_keyword_becomes_spam;
+    m2_new_accounts_and_bots_are_held_even_when_moderation_is_open =>
+        sqlite_m2_new_accounts_and_bots_are_held_even_when_moderation_is_open,
+        postgres_m2_new_accounts_and_bots_are_held_even_when_moderation_is_open;
+    replies_to_a_post_older_than_the_closing_age_are_refused =>
+        sqlite_replies_to_a_post_older_than_the_closing_age_are_refused,
+        postgres_replies_to_a_post_older_than_the_closing_age_are_refused;
 }

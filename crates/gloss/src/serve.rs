@@ -95,6 +95,8 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
         delivery_http,
     );
     federation.set_comments_moderation(settings.comments_moderation);
+    federation.set_comments_close_after_days(settings.comments_close_after_days);
+    federation.set_local_comments(settings.comments_local);
     let delivery_federation = federation.clone();
     let state = AppState::new(
         Arc::clone(&store),

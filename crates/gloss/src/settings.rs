@@ -47,6 +47,11 @@ struct SettingsFile {
     federation_extra_ca: Option<String>,
     /// How fediverse replies are moderated: open, first-time or all. Default first-time.
     comments_moderation: Option<String>,
+    /// Days after publication when a post stops taking comments; 0 = never. Default 0.
+    comments_close_after_days: Option<i64>,
+    /// Readers' comments through the post page's form: off, moderated or open. Default
+    /// moderated.
+    comments_local: Option<String>,
 }
 
 /// A database URL. Kept apart from plain strings because it may carry a password:
@@ -103,7 +108,17 @@ pub struct Settings {
     /// (a commenter's first comment waits for approval) or `all`. Rules (links, bursts,
     /// blocks) hold comments in every mode.
     pub comments_moderation: gloss_federation::moderation::CommentsModeration,
+    /// Days after its publication when a post stops taking comments (fediverse replies
+    /// are refused politely, the form is hidden); 0 means never. At most
+    /// [`MAX_CLOSE_AFTER_DAYS`].
+    pub comments_close_after_days: u32,
+    /// Readers' comments through the form on the post page: `off`, `moderated` (each
+    /// waits for approval) or `open` (published at once unless a rule holds it).
+    pub comments_local: gloss_federation::moderation::LocalComments,
 }
+
+/// The largest `comments_close_after_days` accepted (about a hundred years).
+pub const MAX_CLOSE_AFTER_DAYS: u32 = 36_500;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -117,6 +132,8 @@ impl Default for Settings {
             federation_allow_private_addresses: false,
             federation_extra_ca: None,
             comments_moderation: gloss_federation::moderation::CommentsModeration::default(),
+            comments_close_after_days: 0,
+            comments_local: gloss_federation::moderation::LocalComments::default(),
         }
     }
 }
@@ -184,7 +201,7 @@ struct Field {
     expected: &'static str,
 }
 
-const FIELDS: [Field; 9] = [
+const FIELDS: [Field; 11] = [
     Field {
         key: "public_url",
         env: "GLOSS_PUBLIC_URL",
@@ -239,6 +256,18 @@ const FIELDS: [Field; 9] = [
         help: "How fediverse replies are moderated: open, first-time or all.",
         expected: "open, first-time or all",
     },
+    Field {
+        key: "comments_close_after_days",
+        env: "GLOSS_COMMENTS_CLOSE_AFTER_DAYS",
+        help: "Days after publication when a post stops taking comments (0: never).",
+        expected: "a whole number of days from 0 to 36500 (0 or empty: never)",
+    },
+    Field {
+        key: "comments_local",
+        env: "GLOSS_COMMENTS_LOCAL",
+        help: "Readers' comments through the post page's form: off, moderated or open.",
+        expected: "off, moderated or open",
+    },
 ];
 
 /// Reads the settings: defaults, then `config` (or `gloss.toml` in the working
@@ -276,6 +305,8 @@ pub fn load(
                 .map(|b| b.to_string()),
             contents.federation_extra_ca,
             contents.comments_moderation,
+            contents.comments_close_after_days.map(|n| n.to_string()),
+            contents.comments_local,
         ];
         for (slot, value) in raw.iter_mut().zip(values) {
             if let Some(value) = value {
@@ -476,6 +507,23 @@ fn apply(settings: &mut Settings, key: &str, value: &str) -> Result<(), String> 
                 gloss_federation::moderation::CommentsModeration::parse(value)
                     .ok_or_else(|| format!("{value:?} is not a moderation mode"))?;
         }
+        "comments_close_after_days" => {
+            let value = value.trim();
+            settings.comments_close_after_days = if value.is_empty() {
+                0
+            } else {
+                value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|days| *days <= MAX_CLOSE_AFTER_DAYS)
+                    .ok_or_else(|| format!("{value:?} is not a number of days from 0 to 36500"))?
+            };
+        }
+        "comments_local" => {
+            let value = value.trim();
+            settings.comments_local = gloss_federation::moderation::LocalComments::parse(value)
+                .ok_or_else(|| format!("{value:?} is not off, moderated or open"))?;
+        }
         other => return Err(format!("{other} is not a setting")),
     }
     Ok(())
@@ -557,7 +605,7 @@ impl Loaded {
     /// The settings as TOML, secrets redacted, each with its description and source.
     pub fn to_toml(&self) -> String {
         let settings = &self.settings;
-        let values: [toml::Value; 9] = [
+        let values: [toml::Value; 11] = [
             toml::Value::String(settings.public_base()),
             toml::Value::String(settings.listen.to_string()),
             toml::Value::String(settings.database_url.redacted()),
@@ -573,6 +621,8 @@ impl Loaded {
                     .unwrap_or_default(),
             ),
             toml::Value::String(settings.comments_moderation.as_str().to_owned()),
+            toml::Value::Integer(i64::from(settings.comments_close_after_days)),
+            toml::Value::String(settings.comments_local.as_str().to_owned()),
         ];
         let mut out = String::from(
             "# Gloss settings in effect (secrets redacted).\n\
@@ -778,5 +828,58 @@ mod tests {
     fn edit_distance_counts_single_edits() {
         assert_eq!(edit_distance("GLOSS_PUBLIK_URL", "GLOSS_PUBLIC_URL"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn comments_close_after_days_defaults_to_never_and_is_validated() {
+        assert_eq!(load_env(&[]).unwrap().settings.comments_close_after_days, 0);
+        for (value, days) in [("30", 30), (" 7 ", 7), ("0", 0), ("", 0)] {
+            let loaded = load_env(&[("GLOSS_COMMENTS_CLOSE_AFTER_DAYS", value)]).unwrap();
+            assert_eq!(loaded.settings.comments_close_after_days, days, "{value:?}");
+        }
+        for bad in ["-1", "thirty", "1.5", "36501"] {
+            let message = load_env(&[("GLOSS_COMMENTS_CLOSE_AFTER_DAYS", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.starts_with("GLOSS_COMMENTS_CLOSE_AFTER_DAYS"),
+                "{message}"
+            );
+            assert!(message.contains("0 to 36500"), "{message}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "comments_close_after_days = 14\n").unwrap();
+        let loaded = load(Some(&path), env(&[])).unwrap();
+        assert_eq!(loaded.settings.comments_close_after_days, 14);
+        assert!(loaded.to_toml().contains("comments_close_after_days = 14"));
+    }
+
+    #[test]
+    fn comments_local_defaults_to_moderated_and_reads_its_three_values() {
+        use gloss_federation::moderation::LocalComments;
+        assert_eq!(
+            load_env(&[]).unwrap().settings.comments_local,
+            LocalComments::Moderated
+        );
+        for (value, mode) in [
+            ("off", LocalComments::Off),
+            ("Open", LocalComments::Open),
+            ("moderated", LocalComments::Moderated),
+        ] {
+            let loaded = load_env(&[("GLOSS_COMMENTS_LOCAL", value)]).unwrap();
+            assert_eq!(loaded.settings.comments_local, mode);
+        }
+        let message = load_env(&[("GLOSS_COMMENTS_LOCAL", "sometimes")])
+            .unwrap_err()
+            .to_string();
+        assert!(message.starts_with("GLOSS_COMMENTS_LOCAL"), "{message}");
+        assert!(message.contains("off, moderated or open"), "{message}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "comments_local = \"off\"\n").unwrap();
+        let loaded = load(Some(&path), env(&[])).unwrap();
+        assert_eq!(loaded.settings.comments_local, LocalComments::Off);
+        assert!(loaded.to_toml().contains("comments_local = \"off\""));
     }
 }

@@ -390,6 +390,11 @@ pub(crate) mod sql {
         " FROM remote_actors WHERE public_key_id = $1 \
          ORDER BY CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END, id LIMIT 1"
     );
+    /// The account's creation time (`published`), written after each fetch.
+    pub(crate) const SET_REMOTE_ACTOR_PUBLISHED: &str =
+        "UPDATE remote_actors SET account_published_at = $2 WHERE id = $1";
+    pub(crate) const REMOTE_ACTOR_PUBLISHED: &str =
+        "SELECT account_published_at FROM remote_actors WHERE id = $1";
     /// A second delete keeps the first `deleted_at`.
     pub(crate) const MARK_REMOTE_ACTOR_DELETED: &str = "UPDATE remote_actors \
          SET deleted_at = COALESCE(deleted_at, $2) WHERE ap_id = $1 RETURNING id";

@@ -28,6 +28,7 @@ pub use federation_model::{
     HostHealth, LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
     UNREACHABLE_HOST_PROBE_INTERVAL, delivery_host,
 };
+pub use model::keyword_list;
 pub use model::{
     Attachment, Author, AuthorId, BlogSettings, Comment, CommentId, CommentOrigin, ImportAuthor,
     ImportBatch, ImportComment, ImportPost, ImportReport, Moderation, NewAuthor, NewComment,

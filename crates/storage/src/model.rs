@@ -425,6 +425,10 @@ pub struct BlogSettings {
     pub manually_approves_followers: bool,
     /// Whether Notes carry the full text or an excerpt with a link.
     pub note_content: NoteContent,
+    /// Disallowed words and phrases (checklist M5), one entry each, trimmed and never
+    /// empty: a comment whose text or author name contains one (ignoring case) is
+    /// marked spam. Stored one per line.
+    pub disallowed_keywords: Vec<String>,
 }
 
 impl Default for BlogSettings {
@@ -436,8 +440,21 @@ impl Default for BlogSettings {
             default_author_id: None,
             manually_approves_followers: false,
             note_content: NoteContent::Full,
+            disallowed_keywords: Vec::new(),
         }
     }
+}
+
+/// The keyword list as the admin typed it (one entry per line): entries trimmed, empty
+/// lines and repeats (ignoring case) dropped, order kept.
+pub fn keyword_list(text: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .filter(|line| seen.insert(line.to_lowercase()))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A logged-in admin session. The token itself is never stored, only its SHA-256.

@@ -915,6 +915,7 @@ impl Store for PostgresStore {
             .bind(settings.default_author_id.map(|id| id.0))
             .bind(settings.manually_approves_followers)
             .bind(settings.note_content.as_str())
+            .bind(crate::model::keyword_list(&settings.disallowed_keywords.join("\n")).join("\n"))
             .execute(&self.pool)
             .await
             .map_err(|err| util::write_error(err, || "blog settings".to_owned()))?;
@@ -1325,5 +1326,29 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    // ---- moderation rules: account age ----
+
+    async fn set_remote_actor_published(
+        &self,
+        actor: RemoteActorId,
+        published: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        sqlx::query(fsql::SET_REMOTE_ACTOR_PUBLISHED)
+            .bind(actor.0)
+            .bind(published.map(util::db_time))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn remote_actor_published(&self, actor: RemoteActorId) -> Result<Option<DateTime<Utc>>> {
+        let published =
+            sqlx::query_scalar::<_, Option<DateTime<Utc>>>(fsql::REMOTE_ACTOR_PUBLISHED)
+                .bind(actor.0)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(published.flatten())
     }
 }

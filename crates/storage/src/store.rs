@@ -469,4 +469,18 @@ pub trait Store: Send + Sync + 'static {
     async fn record_received_activity(&self, ap_id: &str, now: DateTime<Utc>) -> Result<bool>;
     /// Forgets received ids older than `before`; returns how many.
     async fn purge_received_activities(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    // ---- moderation rules: account age (checklist M2) ----
+
+    /// Called after a remote actor is fetched (and upserted): when the account was
+    /// created, as its document's `published` claims, or `None` when it gave none. An
+    /// unknown actor is left alone.
+    async fn set_remote_actor_published(
+        &self,
+        actor: RemoteActorId,
+        published: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+    /// The creation time stored by [`Store::set_remote_actor_published`], if any: the
+    /// moderation rules hold replies from accounts younger than 30 days.
+    async fn remote_actor_published(&self, actor: RemoteActorId) -> Result<Option<DateTime<Utc>>>;
 }

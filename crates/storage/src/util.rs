@@ -384,6 +384,7 @@ pub(crate) struct SettingsRow {
     default_author_id: Option<i64>,
     manually_approves_followers: bool,
     note_content: String,
+    disallowed_keywords: String,
 }
 
 impl TryFrom<SettingsRow> for BlogSettings {
@@ -397,6 +398,7 @@ impl TryFrom<SettingsRow> for BlogSettings {
             default_author_id: row.default_author_id.map(AuthorId),
             manually_approves_followers: row.manually_approves_followers,
             note_content: parse_stored(&row.note_content, NoteContent::parse, "note content")?,
+            disallowed_keywords: crate::model::keyword_list(&row.disallowed_keywords),
         })
     }
 }
@@ -659,16 +661,17 @@ pub(crate) mod sql {
 
     // ---- settings ----
     pub(crate) const BLOG_SETTINGS: &str = "SELECT title, description, avatar_url, \
-         default_author_id, manually_approves_followers, note_content \
+         default_author_id, manually_approves_followers, note_content, disallowed_keywords \
          FROM blog_settings WHERE id = 1";
     pub(crate) const UPSERT_BLOG_SETTINGS: &str = "INSERT INTO blog_settings \
          (id, title, description, avatar_url, default_author_id, manually_approves_followers, \
-         note_content) VALUES (1, $1, $2, $3, $4, $5, $6) \
+         note_content, disallowed_keywords) VALUES (1, $1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (id) DO UPDATE SET title = excluded.title, \
          description = excluded.description, avatar_url = excluded.avatar_url, \
          default_author_id = excluded.default_author_id, \
          manually_approves_followers = excluded.manually_approves_followers, \
-         note_content = excluded.note_content";
+         note_content = excluded.note_content, \
+         disallowed_keywords = excluded.disallowed_keywords";
 
     // ---- sessions ----
     pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions \

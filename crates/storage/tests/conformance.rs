@@ -1336,9 +1336,27 @@ async fn blog_settings_default_and_update(store: Arc<dyn Store>) {
         default_author_id: Some(alice.id),
         manually_approves_followers: true,
         note_content: NoteContent::Excerpt,
+        disallowed_keywords: vec!["casino".to_owned(), "cheap pills".to_owned()],
     };
     store.update_blog_settings(&settings).await.unwrap();
     assert_eq!(store.blog_settings().await.unwrap(), settings);
+
+    // Keywords are stored one per line: blank entries, spaces around and repeats (in
+    // any case) go; an entry holding a line break becomes two.
+    let messy = BlogSettings {
+        disallowed_keywords: vec![
+            "  casino ".to_owned(),
+            String::new(),
+            "CASINO".to_owned(),
+            "free\nmoney".to_owned(),
+        ],
+        ..settings.clone()
+    };
+    store.update_blog_settings(&messy).await.unwrap();
+    assert_eq!(
+        store.blog_settings().await.unwrap().disallowed_keywords,
+        vec!["casino", "free", "money"]
+    );
 
     let plain = BlogSettings {
         title: "Notes".to_owned(),

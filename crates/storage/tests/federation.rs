@@ -1680,3 +1680,55 @@ async fn sqlite_concurrent_claims_lease_each_delivery_once() {
 async fn sqlite_concurrent_claims_keep_the_per_host_cap() {
     support::with_sqlite(concurrent_claims_keep_the_per_host_cap).await;
 }
+
+// ---------------------------------------------------------------------------------------
+// moderation rules: account age (checklist M2)
+// ---------------------------------------------------------------------------------------
+
+async fn remote_actor_published_is_kept_until_the_next_fetch(store: Arc<dyn Store>) {
+    let actor = store
+        .upsert_remote_actor(remote("bo", "m.example", None))
+        .await
+        .unwrap();
+    assert_eq!(store.remote_actor_published(actor.id).await.unwrap(), None);
+    store
+        .set_remote_actor_published(actor.id, Some(at(-60 * 24 * 400)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.remote_actor_published(actor.id).await.unwrap(),
+        Some(at(-60 * 24 * 400))
+    );
+    // A refetch through the ordinary upsert keeps it; the next fetch's value replaces it.
+    store
+        .upsert_remote_actor(remote("bo", "m.example", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.remote_actor_published(actor.id).await.unwrap(),
+        Some(at(-60 * 24 * 400))
+    );
+    store
+        .set_remote_actor_published(actor.id, None)
+        .await
+        .unwrap();
+    assert_eq!(store.remote_actor_published(actor.id).await.unwrap(), None);
+    // An unknown actor: nothing to read, nothing written, no error.
+    assert_eq!(
+        store
+            .remote_actor_published(RemoteActorId(999_999))
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .set_remote_actor_published(RemoteActorId(999_999), Some(at(0)))
+        .await
+        .unwrap();
+}
+
+conformance! {
+    remote_actor_published_is_kept_until_the_next_fetch =>
+        sqlite_remote_actor_published_is_kept_until_the_next_fetch,
+        postgres_remote_actor_published_is_kept_until_the_next_fetch;
+}

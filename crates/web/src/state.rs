@@ -45,6 +45,9 @@ pub struct AppState {
     pub setup_token: Arc<Mutex<Option<String>>>,
     /// Failed logins per client address, for the login rate limit.
     pub login_limiter: Arc<RateLimiter>,
+    /// Readers' comments per client address (IPv6 per /64), for the comment form's
+    /// rate limit.
+    pub comment_limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -56,6 +59,10 @@ impl AppState {
             federation,
             setup_token: Arc::new(Mutex::new(None)),
             login_limiter: Arc::new(RateLimiter::new(5, Duration::from_secs(15 * 60))),
+            comment_limiter: Arc::new(RateLimiter::new(
+                crate::pages::local_comments::RATE_LIMIT,
+                crate::pages::local_comments::RATE_WINDOW,
+            )),
         }
     }
 

@@ -1622,3 +1622,138 @@ async fn the_fediverse_settings_are_saved() {
     assert!(!settings.manually_approves_followers);
     assert_eq!(settings.note_content, gloss_storage::NoteContent::Full);
 }
+
+#[tokio::test]
+async fn m5_the_disallowed_keywords_are_edited_on_the_settings_page() {
+    let app = spawn().await;
+    app.logged_in_as("ana", true).await;
+    let page = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(page.contains("<legend>Discussion</legend>"), "{page}");
+    assert!(page.contains("name=\"disallowed_keywords\""));
+
+    let response = app
+        .post_with_csrf(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("title", "Blog"),
+                ("discussion_fields", "1"),
+                (
+                    "disallowed_keywords",
+                    "casino\r\n\r\n  cheap pills \r\nCASINO\r\n<b>bold</b>",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let settings = app.store().blog_settings().await.unwrap();
+    assert_eq!(
+        settings.disallowed_keywords,
+        vec!["casino", "cheap pills", "<b>bold</b>"]
+    );
+    let html = app.get("/admin/settings").await.text().await.unwrap();
+    assert!(
+        html.contains("casino\ncheap pills\n&#60;b&#62;bold&#60;/b&#62;")
+            || html.contains("casino\ncheap pills\n&lt;b&gt;bold&lt;/b&gt;"),
+        "the list is shown one per line, escaped: {html}"
+    );
+
+    // Too long an entry is refused, and nothing changes.
+    let long = "x".repeat(201);
+    let response = app
+        .post_with_csrf(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("title", "Blog"),
+                ("discussion_fields", "1"),
+                ("disallowed_keywords", long.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.store().blog_settings().await.unwrap(), settings);
+}
+
+#[tokio::test]
+async fn m5_a_reader_comment_marked_spam_is_listed_with_its_reason_and_restored_by_approval() {
+    let app = spawn().await;
+    let ana = app.logged_in_as("ana", true).await;
+    app.state
+        .federation
+        .set_local_comments(gloss_federation::moderation::LocalComments::Open);
+    let post = gloss_federation::authoring::create_post(
+        app.store(),
+        &app.urls(),
+        gloss_federation::authoring::PostInput {
+            author_id: ana.id,
+            title: "Hello".into(),
+            slug: Some("hello".into()),
+            markdown: "Text".into(),
+            summary: None,
+            tags: vec![],
+            published_at: None,
+            status: PostStatus::Published,
+        },
+    )
+    .await
+    .unwrap();
+    let settings = app.store().blog_settings().await.unwrap();
+    app.store()
+        .update_blog_settings(&gloss_storage::BlogSettings {
+            disallowed_keywords: vec!["casino".into()],
+            ..settings
+        })
+        .await
+        .unwrap();
+    // A reader's comment through the post page's form (a false positive).
+    let response = app
+        .client
+        .post(app.url("/posts/hello/comments"))
+        .header("origin", &app.base)
+        .form(&[
+            ("name", "Rita"),
+            ("comment", "I won a trip to the casino museum"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let comment = app
+        .store()
+        .comments_for_post(post.id, CommentFilter::All)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(comment.moderation, Moderation::Spam);
+
+    let list = app
+        .get("/admin/comments?filter=all")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("status-spam"), "{list}");
+    let details = app
+        .get(&format!("/admin/comments/{}", comment.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        details.contains("keyword &#34;casino&#34;")
+            || details.contains("keyword &quot;casino&quot;"),
+        "the rule is named: {details}"
+    );
+
+    let response = app
+        .post_with_csrf(
+            "/admin/comments?filter=all",
+            &format!("/admin/comments/{}/approve", comment.id),
+            &[("filter", "all")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = app.get("/posts/hello").await.text().await.unwrap();
+    assert!(page.contains("casino museum"), "restored: {page}");
+}

@@ -1,5 +1,6 @@
-//! Blog settings: title, description, avatar, default author, and how the blog
-//! federates (manual approval of followers, full text or excerpt in Notes). Admins only.
+//! Blog settings: title, description, avatar, default author, how the blog federates
+//! (manual approval of followers, full text or excerpt in Notes), and the discussion's
+//! disallowed keywords (checklist M5). Admins only.
 
 use crate::admin::session::{AdminForm, AdminSession};
 use crate::admin::{Chrome, render};
@@ -18,6 +19,10 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_DESCRIPTION_CHARS: usize = 500;
 /// Longest avatar URL, in bytes.
 const MAX_URL_LEN: usize = 2000;
+/// Disallowed keywords kept at most.
+pub const MAX_KEYWORDS: usize = 1_000;
+/// Longest disallowed keyword, in characters.
+pub const MAX_KEYWORD_CHARS: usize = 200;
 
 /// The settings form, exactly as typed.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -41,6 +46,13 @@ pub(crate) struct SettingsForm {
     /// absent checkbox means "unchecked" and not "not on this form".
     #[serde(default)]
     fediverse_fields: String,
+    /// Disallowed words and phrases, one per line.
+    #[serde(default)]
+    disallowed_keywords: String,
+    /// A hidden field saying that the form carries the discussion fields (an absent
+    /// field then keeps the current list).
+    #[serde(default)]
+    discussion_fields: String,
 }
 
 impl SettingsForm {
@@ -58,6 +70,8 @@ impl SettingsForm {
                 .then(|| "on".to_owned()),
             note_content: settings.note_content.as_str().to_owned(),
             fediverse_fields: "1".to_owned(),
+            disallowed_keywords: settings.disallowed_keywords.join("\n"),
+            discussion_fields: "1".to_owned(),
         }
     }
 }
@@ -154,7 +168,34 @@ fn validate(
             form.manually_approves_followers.is_some()
         },
         note_content,
+        disallowed_keywords: if form.discussion_fields.is_empty() {
+            current.disallowed_keywords.clone()
+        } else {
+            check_keywords(&form.disallowed_keywords)?
+        },
     })
+}
+
+/// The keyword list from the text area: one entry per line, blank lines and repeats
+/// dropped, bounded in number and length.
+fn check_keywords(text: &str) -> Result<Vec<String>, String> {
+    let keywords = gloss_storage::keyword_list(&text.replace('\0', ""));
+    if keywords.len() > MAX_KEYWORDS {
+        return Err(format!(
+            "The keyword list may hold at most {MAX_KEYWORDS} entries."
+        ));
+    }
+    if let Some(long) = keywords
+        .iter()
+        .find(|keyword| keyword.chars().count() > MAX_KEYWORD_CHARS)
+    {
+        let start: String = long.chars().take(30).collect();
+        return Err(format!(
+            "Each keyword must be at most {MAX_KEYWORD_CHARS} characters long (\"{start}…\" is \
+             longer)."
+        ));
+    }
+    Ok(keywords)
 }
 
 /// An avatar must be an absolute http(s) URL: it ends up in `<img src>` on every
@@ -320,5 +361,34 @@ mod tests {
         assert_eq!(saved.title, "Blog");
         assert!(saved.manually_approves_followers);
         assert_eq!(saved.note_content, gloss_storage::NoteContent::Excerpt);
+    }
+
+    #[test]
+    fn m5_the_keyword_list_is_read_one_entry_per_line_and_bounded() {
+        let current = BlogSettings {
+            disallowed_keywords: vec!["old".into()],
+            ..BlogSettings::default()
+        };
+        let form = |keywords: &str| SettingsForm {
+            title: "Blog".into(),
+            disallowed_keywords: keywords.to_owned(),
+            discussion_fields: "1".into(),
+            ..SettingsForm::default()
+        };
+        let saved = validate(&form("casino\r\n\n  Cheap pills \nCASINO\n"), &[], &current)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(saved.disallowed_keywords, vec!["casino", "Cheap pills"]);
+        let cleared = validate(&form(""), &[], &current).unwrap_or_else(|e| panic!("{e}"));
+        assert!(cleared.disallowed_keywords.is_empty());
+        assert!(validate(&form(&"x".repeat(MAX_KEYWORD_CHARS + 1)), &[], &current).is_err());
+        let many: Vec<String> = (0..=MAX_KEYWORDS).map(|n| format!("word{n}")).collect();
+        assert!(validate(&form(&many.join("\n")), &[], &current).is_err());
+        // A form without the discussion fields keeps the list.
+        let other = SettingsForm {
+            title: "Blog".into(),
+            ..SettingsForm::default()
+        };
+        let kept = validate(&other, &[], &current).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kept.disallowed_keywords, vec!["old"]);
     }
 }

@@ -167,6 +167,9 @@ pub(crate) struct CommentView {
     /// Absolute: `{post permalink}#comment-{id}`.
     pub permalink: String,
     pub replies: Vec<CommentView>,
+    /// The "Reply" link to the comment form (`?replyto={id}#comment-form`), when
+    /// readers may comment.
+    pub reply_url: Option<String>,
 }
 
 impl askama::filters::HtmlSafe for CommentView {}
@@ -210,6 +213,18 @@ impl CommentView {
             published: DateView::new(comment.published_at),
             permalink: format!("{post_url}#comment-{}", comment.id),
             replies: CommentView::from_nodes(node.replies, post_url),
+            reply_url: None,
+        }
+    }
+
+    /// Gives every shown comment of the tree its "Reply" link to the form on the page
+    /// at `post_path`.
+    pub fn offer_replies(views: &mut [CommentView], post_path: &str) {
+        for view in views {
+            if view.visible {
+                view.reply_url = Some(format!("{post_path}?replyto={}#comment-form", view.id));
+            }
+            CommentView::offer_replies(&mut view.replies, post_path);
         }
     }
 }
@@ -286,7 +301,7 @@ pub(crate) fn reactions_label(likes: i64, boosts: i64) -> Option<String> {
 
 /// A commenter's name as shown: trimmed, and never empty (an empty link is
 /// invisible and unreadable to a screen reader).
-fn display_name(name: &str) -> String {
+pub(crate) fn display_name(name: &str) -> String {
     let name = name.trim();
     if name.is_empty() {
         "Anonymous".to_owned()

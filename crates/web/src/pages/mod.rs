@@ -6,6 +6,7 @@
 
 mod comments;
 mod listing;
+pub(crate) mod local_comments;
 mod post;
 
 pub(crate) use post::published_post;
@@ -29,6 +30,10 @@ pub fn routes() -> Router<AppState> {
         .route("/tags", get(listing::tag_index))
         .route("/tags/{slug}", get(listing::tag_page))
         .route("/authors/{username}", get(listing::author_page))
+        .route(
+            "/posts/{slug}/comments",
+            axum::routing::post(local_comments::submit),
+        )
 }
 
 /// The path parameter, or 404 when it is not valid UTF-8 after percent-decoding

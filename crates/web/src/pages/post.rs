@@ -2,17 +2,19 @@
 //! ActivityPub clients (content negotiation), the post's Note: the permalink is the
 //! Note's id, so pasting it into Mastodon's search finds the post.
 
-use super::comments::{CommentView, build_comment_tree, reactions_label};
+use super::comments::{CommentView, build_comment_tree, display_name, reactions_label};
+use super::local_comments::takes_comments;
 use super::{DateView, LinkView, Meta, comments_label, path_param, post_path, vary_on_accept};
 use crate::error::AppError;
 use crate::layout::Site;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::SecondsFormat;
+use gloss_federation::moderation::LocalComments;
 use gloss_federation::notes::{post_to_note, tombstone_json};
 use gloss_federation::routes::{
     activity_json_response, activity_json_response_with_status, wants_activity_json,
@@ -41,6 +43,32 @@ struct PostPage {
     comments: Vec<CommentView>,
     /// Absolute URL of the post's comments feed.
     comments_feed_url: String,
+    /// The readers' comment form (`_comment_form.html`), when readers may comment.
+    comment_form: Option<CommentFormView>,
+}
+
+/// The readers' comment form on a post page.
+struct CommentFormView {
+    /// Where the form posts: `/posts/{slug}/comments`.
+    action: String,
+    /// The comment answered (`?replyto=ID`): its id and author's name.
+    reply_to: Option<(i64, String)>,
+    /// Where "cancel the reply" leads: the post's path with the form's anchor.
+    cancel_url: String,
+    /// "Your comment awaits moderation" after a comment that is not published yet.
+    pending_notice: bool,
+    /// Whether every comment waits for approval (local comments: moderated).
+    moderated: bool,
+}
+
+/// The post page's query: `?replyto=ID` (the "Reply" links) and `?comment=pending`
+/// (the answer to a comment that waits). Anything else is ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct PostQuery {
+    #[serde(default)]
+    replyto: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
 }
 
 /// Finds a published post by slug: drafts and unknown slugs are 404, deleted posts
@@ -58,11 +86,13 @@ pub(super) async fn post_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     slug: Result<Path<String>, PathRejection>,
+    query: Result<Query<PostQuery>, QueryRejection>,
 ) -> Response {
     if wants_activity_json(&headers) {
         vary_on_accept(post_note(&state, slug).await)
     } else {
-        vary_on_accept(post_html(&state, slug).await)
+        let query = query.map(|Query(query)| query).unwrap_or_default();
+        vary_on_accept(post_html(&state, slug, query).await)
     }
 }
 
@@ -98,6 +128,7 @@ async fn post_note(
 async fn post_html(
     state: &AppState,
     slug: Result<Path<String>, PathRejection>,
+    query: PostQuery,
 ) -> Result<Response, AppError> {
     let slug = path_param(slug)?;
     let post = published_post(state, &slug).await?;
@@ -129,8 +160,32 @@ async fn post_html(
         .as_ref()
         .map(|author| format!("@{}@{}", author.username, urls.host()));
 
+    let comments_open = takes_comments(state, &post);
+    let mode = state.federation.local_comments();
+    let mut comment_views = CommentView::from_nodes(build_comment_tree(comments.clone()), &url);
+    let comment_form = (comments_open && mode != LocalComments::Off).then(|| {
+        CommentView::offer_replies(&mut comment_views, &path);
+        let reply_to = query
+            .replyto
+            .as_deref()
+            .and_then(|id| id.trim().parse::<i64>().ok())
+            .and_then(|id| {
+                comments
+                    .iter()
+                    .find(|comment| comment.id.0 == id && comment.is_public())
+            })
+            .map(|comment| (comment.id.0, display_name(&comment.author_name)));
+        CommentFormView {
+            action: format!("{path}/comments"),
+            reply_to,
+            cancel_url: format!("{path}#comment-form"),
+            pending_notice: query.comment.as_deref() == Some("pending"),
+            moderated: mode == LocalComments::Moderated,
+        }
+    });
     let page = PostPage {
-        comments: CommentView::from_nodes(build_comment_tree(comments), &url),
+        comments: comment_views,
+        comment_form,
         comments_feed_url: state.config.absolute(&format!("{path}/comments.atom")),
         meta,
         title: post.title,
@@ -142,7 +197,7 @@ async fn post_html(
         tags: post.tags.iter().map(LinkView::tag).collect(),
         comments_label: comments_label(count),
         reactions: reactions_label(reactions.post.likes, reactions.post.announces),
-        comments_open: post.comments_open,
+        comments_open,
         site,
     };
     Ok(Html(page.render()?).into_response())
