@@ -5,6 +5,7 @@
 //! canonical and OpenGraph metadata in its head (see `templates/_meta.html`).
 
 mod comments;
+pub mod interact;
 mod listing;
 mod post;
 
@@ -29,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/tags", get(listing::tag_index))
         .route("/tags/{slug}", get(listing::tag_page))
         .route("/authors/{username}", get(listing::author_page))
+        .merge(interact::routes())
 }
 
 /// The path parameter, or 404 when it is not valid UTF-8 after percent-decoding

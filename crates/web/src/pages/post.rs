@@ -11,7 +11,7 @@ use askama::Template;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use chrono::SecondsFormat;
 use gloss_federation::notes::{post_to_note, tombstone_json};
 use gloss_federation::routes::{
@@ -41,6 +41,9 @@ struct PostPage {
     comments: Vec<CommentView>,
     /// Absolute URL of the post's comments feed.
     comments_feed_url: String,
+    /// "Reply from your fediverse account" (while comments are open) and "Follow this
+    /// blog" (`templates/_interact.html`).
+    interact: super::interact::InteractPanel,
 }
 
 /// Finds a published post by slug: drafts and unknown slugs are 404, deleted posts
@@ -62,7 +65,7 @@ pub(super) async fn post_page(
     if wants_activity_json(&headers) {
         vary_on_accept(post_note(&state, slug).await)
     } else {
-        vary_on_accept(post_html(&state, slug).await)
+        vary_on_accept(post_html(&state, slug, &headers).await)
     }
 }
 
@@ -98,6 +101,7 @@ async fn post_note(
 async fn post_html(
     state: &AppState,
     slug: Result<Path<String>, PathRejection>,
+    headers: &HeaderMap,
 ) -> Result<Response, AppError> {
     let slug = path_param(slug)?;
     let post = published_post(state, &slug).await?;
@@ -129,7 +133,22 @@ async fn post_html(
         .as_ref()
         .map(|author| format!("@{}@{}", author.username, urls.host()));
 
+    let remembered = super::interact::remembered_account(headers);
+    let mut interact = super::interact::InteractPanel::default();
+    if post.comments_open {
+        interact.forms.push(super::interact::InteractPanel::reply(
+            urls.post(&post.slug),
+            &remembered,
+        ));
+    }
+    interact
+        .forms
+        .push(super::interact::InteractPanel::follow_blog(
+            state,
+            &remembered,
+        ));
     let page = PostPage {
+        interact,
         comments: CommentView::from_nodes(build_comment_tree(comments), &url),
         comments_feed_url: state.config.absolute(&format!("{path}/comments.atom")),
         meta,
@@ -145,5 +164,8 @@ async fn post_html(
         comments_open: post.comments_open,
         site,
     };
-    Ok(Html(page.render()?).into_response())
+    Ok(super::interact::personal_if(
+        remembered.is_some(),
+        Html(page.render()?),
+    ))
 }
