@@ -359,7 +359,9 @@ async fn webfinger_template(
         return Err(Attempt::Failed(InteractionError::UnknownAccount(host)));
     }
     if status.is_redirection() || response.url() != &url {
-        return Err(bad_answer("it redirects WebFinger elsewhere"));
+        return Err(bad_answer(
+            "it redirects WebFinger elsewhere; enter the address of its web site instead",
+        ));
     }
     if !status.is_success() {
         return Err(Attempt::Failed(InteractionError::Unreachable {

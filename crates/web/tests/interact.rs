@@ -373,6 +373,14 @@ async fn a_handle_is_sent_to_its_servers_template_with_our_uri_and_remembered() 
     );
     assert_eq!(page.header("cache-control"), "private");
     assert!(page.headers.get_all("vary").iter().any(|v| v == "Cookie"));
+    assert!(
+        page.body.contains(&format!(
+            "<a href=\"/interact?uri={}\">Forget it</a>",
+            encode(&app.post_uri(&post))
+        )),
+        "{}",
+        page.body
+    );
     let home = app.get("/", Some(&cookie_header)).await;
     assert!(home.body.contains(&format!("value=\"{handle}\"")));
     let form = app
@@ -865,6 +873,16 @@ async fn the_post_page_offers_the_forms_and_each_comment_a_link() {
         "href=\"/posts/{}#comment-{}\"",
         post.slug, remote_comment.id
     )));
+
+    // A comment whose id lives under the post's URL is the comment, not the post.
+    let reply_id = format!("{}#reply-1", app.post_uri(&post));
+    app.comment(&post, Some(&reply_id), Moderation::Approved, "Ann")
+        .await;
+    let form = app
+        .get(&format!("/interact?uri={}", encode(&reply_id)), None)
+        .await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("the comment by Ann"), "{}", form.body);
 
     // Closed comments: no reply form, still the follow form.
     app.store

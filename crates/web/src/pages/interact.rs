@@ -99,6 +99,8 @@ pub(crate) struct InteractForm {
     pub object_uri: String,
     /// The remembered account, or empty.
     pub remembered: String,
+    /// This object's `/interact` page, where a remembered account can be forgotten.
+    pub page: String,
     /// A line under the form (the blog's handle, for those who prefer to search it).
     pub hint: Option<String>,
 }
@@ -116,6 +118,7 @@ impl InteractPanel {
             id: "interact-reply",
             heading: "Reply from your fediverse account",
             button: "Reply",
+            page: interact_path(&object_uri),
             object_uri,
             remembered: remembered.clone().unwrap_or_default(),
             hint: None,
@@ -129,6 +132,7 @@ impl InteractPanel {
             id: "interact-follow",
             heading: "Follow this blog",
             button: "Follow",
+            page: interact_path(&urls.blog_actor()),
             object_uri: urls.blog_actor(),
             remembered: remembered.clone().unwrap_or_default(),
             hint: Some(format!(
@@ -186,6 +190,25 @@ async fn our_object(state: &AppState, raw: Option<&str>) -> Result<OurObject, Ap
         return Err(not_ours());
     }
     let mut parsed = url::Url::parse(raw).map_err(|_| not_ours())?;
+    // Comments first: an author reply's id may live under one of our post URLs.
+    if let Some(comment) = state.store.comment_by_ap_id(raw).await? {
+        let post = match comment.is_public() {
+            true => state.store.post_by_id(comment.post_id).await?,
+            false => None,
+        }
+        .filter(|post| post.status == PostStatus::Published)
+        .ok_or_else(not_ours)?;
+        return Ok(OurObject {
+            uri: comment.ap_id.clone().unwrap_or_else(|| raw.to_owned()),
+            page: format!("{}#comment-{}", post_path(&post.slug), comment.id),
+            label: format!(
+                "the comment by {} on “{}”",
+                comment.author_name.trim(),
+                post.title
+            ),
+            follow: false,
+        });
+    }
     parsed.set_fragment(None);
     let urls = state.federation.urls();
     let ours = &state.config.public_url;
@@ -243,28 +266,7 @@ async fn our_object(state: &AppState, raw: Option<&str>) -> Result<OurObject, Ap
             follow: false,
         });
     }
-    let comment = state
-        .store
-        .comment_by_ap_id(raw)
-        .await?
-        .filter(|comment| comment.is_public())
-        .ok_or_else(not_ours)?;
-    let post = state
-        .store
-        .post_by_id(comment.post_id)
-        .await?
-        .filter(|post| post.status == PostStatus::Published)
-        .ok_or_else(not_ours)?;
-    Ok(OurObject {
-        uri: comment.ap_id.clone().unwrap_or_else(|| raw.to_owned()),
-        page: format!("{}#comment-{}", post_path(&post.slug), comment.id),
-        label: format!(
-            "the comment by {} on “{}”",
-            comment.author_name.trim(),
-            post.title
-        ),
-        follow: false,
-    })
+    Err(not_ours())
 }
 
 /// Decodes `%XX` escapes of a path segment; `None` if the result is not UTF-8.
