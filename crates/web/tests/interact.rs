@@ -746,6 +746,11 @@ async fn production_settings_never_contact_a_private_address() {
         assert_eq!(answer.location(), "", "{handle}");
     }
     assert_eq!(remote.webfinger_hits(), 0);
+    // In production, form submissions may end on https servers only.
+    let page = app.get(&format!("/posts/{}", post.slug), None).await;
+    let csp = page.header("content-security-policy");
+    assert!(csp.contains("form-action 'self' https:"), "{csp}");
+    assert!(!csp.contains("http:"), "{csp}");
 }
 
 #[tokio::test]
@@ -847,6 +852,19 @@ async fn the_post_page_offers_the_forms_and_each_comment_a_link() {
     assert!(body.contains(&format!("name=\"uri\" value=\"{}/blog\"", app.base)));
     assert!(body.contains("value=\"\""), "no cookie, nothing pre-filled");
     assert_ne!(page.header("cache-control"), "private");
+    // Browsers check form-action on the redirect after a submission: the form's pages
+    // allow it to end on another server (plain http too, on this test network), others
+    // keep the strict policy.
+    let csp = page.header("content-security-policy");
+    assert!(csp.contains("form-action 'self' https: http:"), "{csp}");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let tags = app.get("/tags", None).await;
+    assert!(
+        tags.header("content-security-policy")
+            .ends_with("form-action 'self'"),
+        "{}",
+        tags.header("content-security-policy")
+    );
     // The remote comment links to its own id, the imported one to the post.
     assert!(body.contains(&format!(
         "href=\"/interact?uri={}\"",

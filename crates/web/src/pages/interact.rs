@@ -152,16 +152,42 @@ pub(crate) fn remembered_account(headers: &HeaderMap) -> Option<String> {
         .map(|account| account.to_string())
 }
 
-/// Marks a page that shows the reader's remembered account as theirs alone, so that
-/// no shared cache hands it to someone else.
-pub(crate) fn personal_if(remembered: bool, response: impl IntoResponse) -> Response {
+/// The headers of a page that carries interaction forms:
+///
+/// - its Content-Security-Policy allows form submissions to end on another server.
+///   Browsers apply `form-action` to the redirects that follow a submission (Chromium
+///   does), so the site-wide `form-action 'self'` would block the 303 to the reader's
+///   server. Only these pages get `form-action 'self' https:` (and `http:` on a test
+///   network, where servers may be plain http); every other directive is unchanged.
+/// - a page that shows the reader's remembered account is marked as theirs alone
+///   (`Cache-Control: private`, `Vary: Cookie`), so no shared cache hands it to someone
+///   else.
+pub(crate) fn interact_page_headers(
+    state: &AppState,
+    remembered: bool,
+    response: impl IntoResponse,
+) -> Response {
     let mut response = response.into_response();
+    let headers = response.headers_mut();
+    let allow_http = state.federation.settings().allow_private_addresses;
+    if let Ok(policy) = HeaderValue::from_str(&interact_content_security_policy(allow_http)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     if remembered {
-        let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private"));
         headers.append(header::VARY, HeaderValue::from_static("Cookie"));
     }
     response
+}
+
+/// The site-wide policy with `form-action` widened for [`interact_page_headers`].
+fn interact_content_security_policy(allow_http: bool) -> String {
+    let widened = if allow_http {
+        "form-action 'self' https: http:"
+    } else {
+        "form-action 'self' https:"
+    };
+    crate::security::CONTENT_SECURITY_POLICY.replace("form-action 'self'", widened)
 }
 
 /// One of our objects, found from a `uri` parameter.
@@ -363,7 +389,7 @@ async fn form_page(
         interact: InteractPanel { forms: vec![form] },
         remembered,
     };
-    let mut response = (status, Html(page.render()?)).into_response();
+    let mut response = interact_page_headers(state, false, (status, Html(page.render()?)));
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -603,12 +629,32 @@ async fn authorize_interaction(
         },
         remembered: has_cookie,
     };
-    Ok(personal_if(has_cookie, Html(page.render()?)))
+    Ok(interact_page_headers(
+        &state,
+        has_cookie,
+        Html(page.render()?),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_form_action_is_widened_on_pages_with_interaction_forms() {
+        let site = crate::security::CONTENT_SECURITY_POLICY;
+        let production = interact_content_security_policy(false);
+        assert_ne!(
+            production, site,
+            "the site-wide policy still has form-action 'self'"
+        );
+        assert_eq!(
+            production.replace("form-action 'self' https:", "form-action 'self'"),
+            site
+        );
+        assert!(!production.contains("http:"));
+        assert!(interact_content_security_policy(true).contains("form-action 'self' https: http:"));
+    }
 
     #[test]
     fn percent_decoding_is_strict_about_utf8_and_lenient_about_stray_percents() {

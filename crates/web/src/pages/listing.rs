@@ -75,7 +75,8 @@ pub(super) async fn home(
         entries,
         pager,
     };
-    Ok(super::interact::personal_if(
+    Ok(super::interact::interact_page_headers(
+        &state,
         remembered.is_some(),
         Html(page.render()?),
     ))

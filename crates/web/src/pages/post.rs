@@ -164,7 +164,8 @@ async fn post_html(
         comments_open: post.comments_open,
         site,
     };
-    Ok(super::interact::personal_if(
+    Ok(super::interact::interact_page_headers(
+        state,
         remembered.is_some(),
         Html(page.render()?),
     ))
