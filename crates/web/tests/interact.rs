@@ -708,6 +708,13 @@ async fn lookup_failures_give_a_clear_page_with_the_form_again() {
         answer.body
     );
 
+    // A very long account is refused without being echoed back.
+    let long = format!("@{}@{}", "a".repeat(5000), remote.host);
+    let answer = app.go(&app.post_uri(&post), &long, Origin::OurForm).await;
+    assert_eq!(answer.status, 400);
+    assert!(answer.body.contains("too long"), "{}", answer.body);
+    assert!(!answer.body.contains(&"a".repeat(400)));
+
     // Typing garbage is the reader's mistake: 400, with the form.
     let answer = app
         .go(&app.post_uri(&post), "@@what ever", Origin::OurForm)
@@ -935,9 +942,26 @@ async fn authorize_interaction_explains_or_leads_to_our_own_page() {
         .await;
     assert_eq!(ours.status, 303);
     assert_eq!(ours.location(), format!("/posts/{}", post.slug));
+    // Older Mastodon versions send an acct: URI.
+    let host = app.base.trim_start_matches("http://");
+    for (acct, page) in [
+        (format!("acct:blog@{host}"), "/"),
+        (format!("acct:ann@{host}"), "/authors/ann"),
+    ] {
+        let answer = app
+            .get(
+                &format!("/authorize_interaction?uri={}", encode(&acct)),
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, 303, "{acct}");
+        assert_eq!(answer.location(), page, "{acct}");
+    }
 
     for uri in [
         "https://social.example/@someone",
+        "acct:someone@social.example",
+        "acct:nobody@127.0.0.1",
         "//evil.example/",
         "javascript:alert(1)",
         "",

@@ -40,6 +40,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
+use gloss_federation::discovery::{WebfingerTarget, parse_resource};
 use gloss_federation::interaction::{
     self, AccountError, InteractionError, ReaderAccount, parse_reader_account,
 };
@@ -601,9 +602,13 @@ async fn authorize_interaction(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let query = InteractQuery::parse(raw.as_deref());
-    if let Ok(object) = our_object(&state, query.uri.as_deref()).await {
+    let own_page = match our_object(&state, query.uri.as_deref()).await {
+        Ok(object) => Some(object.page),
+        Err(_) => our_account_page(&state, query.uri.as_deref()).await?,
+    };
+    if let Some(page) = own_page {
         let mut response = StatusCode::SEE_OTHER.into_response();
-        if let Ok(location) = HeaderValue::from_str(&object.page) {
+        if let Ok(location) = HeaderValue::from_str(&page) {
             response.headers_mut().insert(header::LOCATION, location);
         }
         return Ok(response);
@@ -634,6 +639,28 @@ async fn authorize_interaction(
         has_cookie,
         Html(page.render()?),
     ))
+}
+
+/// The page of one of our actors named by an `acct:` URI (older Mastodon versions send
+/// those to the subscribe template), if it names one.
+async fn our_account_page(state: &AppState, raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(raw) = raw
+        .map(str::trim)
+        .filter(|raw| raw.len() <= MAX_URI_LENGTH && raw.to_ascii_lowercase().starts_with("acct:"))
+    else {
+        return Ok(None);
+    };
+    let urls = state.federation.urls();
+    let blog_handle = &state.federation.settings().blog_handle;
+    Ok(match parse_resource(raw, urls, blog_handle) {
+        Ok(WebfingerTarget::Blog | WebfingerTarget::Instance) => Some("/".to_owned()),
+        Ok(WebfingerTarget::Author(username)) if username.len() <= 64 => state
+            .store
+            .author_by_username(&username)
+            .await?
+            .map(|author| author_path(&author.username)),
+        Ok(WebfingerTarget::Author(_)) | Err(_) => None,
+    })
 }
 
 #[cfg(test)]
