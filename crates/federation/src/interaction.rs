@@ -10,17 +10,22 @@
 //!                          webfinger?resource=acct:ann@social.example    replaced by the
 //!                          → link rel="http://ostatus.org/schema/1.0/     percent-encoded id
 //!                            subscribe", template="https://…?uri={uri}"   of our object
-//!  social.example ───────► (no request)                              ──► https://social.example/
-//!                                                                          authorize_interaction?uri=…
+//!  social.example ───────► GET https://social.example/.well-known/  ──► the software's own path:
+//!                          nodeinfo, then the NodeInfo document          Misskey /authorize-follow,
+//!                          → software.name                               Pleroma /ostatus_subscribe,
+//!                                                                        else (or when NodeInfo fails)
+//!                                                                        /authorize_interaction?uri=…
 //! ```
 //!
 //! What servers do, which decided the shape of this module:
-//! - Mastodon (and Friendica, hackers.pub, WordPress's ActivityPub plugin) answer WebFinger
-//!   with `https://HOST/authorize_interaction?uri={uri}`; Mastodon also guesses that path
-//!   for software that advertises nothing, so it is the fallback for a bare instance name.
+//! - Mastodon (and others that copy it, such as hackers.pub) answer WebFinger with
+//!   `https://HOST/authorize_interaction?uri={uri}`; Friendica serves that path too, and
+//!   Mastodon guesses it for software that advertises nothing, so it is the fallback for a
+//!   bare instance name.
 //! - Pleroma and Akkoma advertise `https://HOST/ostatus_subscribe?acct={uri}`, Misskey
-//!   `https://HOST/authorize-follow?acct={uri}`: those readers must type their full
-//!   handle, since the Mastodon guess does not exist there.
+//!   and its forks `https://HOST/authorize-follow?acct={uri}`. Without a user name there
+//!   is no WebFinger to ask, so a bare server's NodeInfo (FEP-f1d5) says which software
+//!   it runs, and that picks the path.
 //! - GoToSocial advertises no template at all (it has no web client to interact from):
 //!   a clear "your server offers no remote interaction" error, never a guess.
 //! - FEP-3b86 ("Activity Intents") describes richer per-intent links; the subscribe
@@ -54,14 +59,14 @@ pub const MAX_ACCOUNT_LENGTH: usize = 320;
 /// Longest user name part of a handle.
 const MAX_USER_LENGTH: usize = 128;
 
-/// Largest WebFinger answer read; real ones are under 2 KB.
-pub const MAX_JRD_BODY: usize = 64 * 1024;
+/// Largest WebFinger or NodeInfo answer read; real ones are under 4 KB.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
 
 /// Longest template accepted from a WebFinger answer.
 const MAX_TEMPLATE_LENGTH: usize = 2048;
 
-/// The `Accept` header of WebFinger requests (RFC 7033 §10.2, plus plain JSON).
-const JRD_ACCEPT: &str = "application/jrd+json, application/json;q=0.9";
+/// The `Accept` header of WebFinger (RFC 7033 §10.2) and NodeInfo requests.
+const JSON_ACCEPT: &str = "application/jrd+json, application/json;q=0.9";
 
 /// The reader's fediverse account, or just their server, as they typed it, normalized:
 /// the user name keeps its case (servers compare it case-insensitively), the host is
@@ -266,125 +271,84 @@ pub enum InteractionError {
 
 /// Where to send the reader so that their server shows `object_uri` ready to reply to,
 /// or to follow. With a full handle, the reader's server is asked (WebFinger, see the
-/// module documentation); with a bare server name, the Mastodon convention
-/// `https://HOST/authorize_interaction?uri=…` is used without any request.
+/// module documentation). With a bare server name, its NodeInfo says which software it
+/// runs when `detect_software` is set: Misskey and its forks, Pleroma and Akkoma get
+/// their own interaction paths, GoToSocial (which has none) a clear error; for anything
+/// else, or when NodeInfo cannot be read, the Mastodon convention
+/// `https://HOST/authorize_interaction?uri=…` is the fallback.
 ///
 /// `object_uri` must be one of our objects; the caller checks that.
 pub async fn interaction_url(
     federation: &Federation,
     account: &ReaderAccount,
     object_uri: &str,
+    detect_software: bool,
 ) -> Result<Url, InteractionError> {
     let allow_private = federation.settings().allow_private_addresses;
     let Some(user) = account.user() else {
-        let template = format!(
-            "https://{}/authorize_interaction?uri={{uri}}",
-            account.authority()
-        );
+        let software = if detect_software {
+            server_software(federation, account, allow_private).await
+        } else {
+            None
+        };
+        let template = bare_instance_template(account, software.as_ref())?;
         return fill_template(&template, object_uri, account, allow_private);
     };
     let template = subscribe_template(federation, user, account, allow_private).await?;
     fill_template(&template, object_uri, account, allow_private)
 }
 
-/// Asks the reader's server for its subscribe template. On a test network, a server
-/// that does not speak TLS is asked again over plain http.
+/// What a server's NodeInfo says it runs, and the scheme it was reached with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSoftware {
+    /// `software.name`, lower-case.
+    pub name: String,
+    /// `https`, or `http` on a test network.
+    pub scheme: &'static str,
+}
+
+/// The interaction template of a bare server, by the software it runs (see
+/// [`interaction_url`]).
+pub fn bare_instance_template(
+    account: &ReaderAccount,
+    software: Option<&ServerSoftware>,
+) -> Result<String, InteractionError> {
+    let authority = account.authority();
+    let (scheme, name) = match software {
+        Some(software) => (software.scheme, software.name.as_str()),
+        None => ("https", ""),
+    };
+    let path = match name {
+        "misskey" | "sharkey" | "firefish" | "calckey" | "foundkey" | "iceshrimp"
+        | "cherrypick" | "meisskey" => "/authorize-follow?acct={uri}",
+        "pleroma" | "akkoma" => "/ostatus_subscribe?acct={uri}",
+        "gotosocial" => return Err(InteractionError::NoTemplate(authority)),
+        _ => "/authorize_interaction?uri={uri}",
+    };
+    Ok(format!("{scheme}://{authority}{path}"))
+}
+
+/// Asks the reader's server for its subscribe template.
 async fn subscribe_template(
     federation: &Federation,
     user: &str,
     account: &ReaderAccount,
     allow_private: bool,
 ) -> Result<String, InteractionError> {
-    match webfinger_template(federation, user, account, "https", allow_private).await {
-        Err(Attempt::Transport(_)) if allow_private => {
-            webfinger_template(federation, user, account, "http", allow_private)
-                .await
-                .map_err(|attempt| attempt.into_error(account))
-        }
-        other => other.map_err(|attempt| attempt.into_error(account)),
-    }
-}
-
-/// How one WebFinger attempt failed; only a transport failure is worth a retry.
-enum Attempt {
-    Transport(String),
-    Failed(InteractionError),
-}
-
-impl Attempt {
-    fn into_error(self, account: &ReaderAccount) -> InteractionError {
-        match self {
-            Attempt::Transport(reason) => InteractionError::Unreachable {
-                host: account.authority(),
-                reason,
-            },
-            Attempt::Failed(error) => error,
-        }
-    }
-}
-
-async fn webfinger_template(
-    federation: &Federation,
-    user: &str,
-    account: &ReaderAccount,
-    scheme: &str,
-    allow_private: bool,
-) -> Result<String, Attempt> {
     let host = account.authority();
-    let bad_answer = |reason: &str| {
-        Attempt::Failed(InteractionError::BadAnswer {
-            host: host.clone(),
-            reason: reason.to_owned(),
-        })
-    };
-    let mut url = Url::parse(&format!("{scheme}://{host}/.well-known/webfinger"))
-        .map_err(|_| Attempt::Failed(InteractionError::Refused(host.clone())))?;
     let resource = format!("acct:{user}@{host}");
-    url.query_pairs_mut().append_pair("resource", &resource);
-    http_client::check_url(&url, allow_private).map_err(|error| {
-        tracing::info!(%host, %error, "remote interaction: host refused");
-        Attempt::Failed(InteractionError::Refused(host.clone()))
-    })?;
-
-    // The client that follows no redirect (F5): WebFinger is answered where it is asked.
-    let response = federation
-        .delivery_http()
-        .get(url.clone())
-        .header(ACCEPT, JRD_ACCEPT)
-        .send()
-        .await
-        .map_err(|error| classify(HttpClientError::from(error), &host))?;
-    let status = response.status();
-    if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
-        return Err(Attempt::Failed(InteractionError::UnknownAccount(host)));
-    }
-    if status.is_redirection() || response.url() != &url {
-        return Err(bad_answer(
-            "it redirects WebFinger elsewhere; enter the address of its web site instead",
-        ));
-    }
-    if !status.is_success() {
-        return Err(Attempt::Failed(InteractionError::Unreachable {
-            host,
-            reason: format!("HTTP status {}", status.as_u16()),
-        }));
-    }
-    let json_type = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(|essence| essence.trim().to_ascii_lowercase())
-        .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"));
-    if !json_type {
-        return Err(bad_answer("not a WebFinger document"));
-    }
-    let body = http_client::read_body_limited(response, MAX_JRD_BODY)
-        .await
-        .map_err(|error| classify(error, &host))?;
-    let jrd: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|_| bad_answer("not valid JSON"))?;
-
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("resource", &resource)
+        .finish();
+    let path = format!("/.well-known/webfinger?{query}");
+    let (jrd, _) = match get_json_from(federation, account, &path, allow_private).await? {
+        JsonAnswer::Found(found) => found,
+        JsonAnswer::NotFound => return Err(InteractionError::UnknownAccount(host)),
+    };
+    let bad_answer = |reason: &str| InteractionError::BadAnswer {
+        host: host.clone(),
+        reason: reason.to_owned(),
+    };
     let subject = jrd
         .get("subject")
         .and_then(serde_json::Value::as_str)
@@ -402,8 +366,187 @@ async fn webfinger_template(
         .find_map(|link| link.get("template").and_then(serde_json::Value::as_str));
     match template {
         Some(template) => Ok(template.to_owned()),
-        None => Err(Attempt::Failed(InteractionError::NoTemplate(host))),
+        None => Err(InteractionError::NoTemplate(host)),
     }
+}
+
+/// The software a bare server runs, from its NodeInfo (FEP-f1d5), or `None` when that
+/// cannot be read: the caller then falls back to the Mastodon convention, so a failure
+/// here is logged, never shown.
+async fn server_software(
+    federation: &Federation,
+    account: &ReaderAccount,
+    allow_private: bool,
+) -> Option<ServerSoftware> {
+    let host = account.authority();
+    let outcome = async {
+        let (index, scheme) =
+            match get_json_from(federation, account, "/.well-known/nodeinfo", allow_private).await?
+            {
+                JsonAnswer::Found(found) => found,
+                JsonAnswer::NotFound => return Ok(None),
+            };
+        let Some(href) = nodeinfo_href(&index, account, scheme) else {
+            return Ok(None);
+        };
+        let document = match get_json(federation, &href, &host, allow_private).await {
+            Ok(JsonAnswer::Found(document)) => document,
+            Ok(JsonAnswer::NotFound) => return Ok(None),
+            Err(attempt) => return Err(attempt.into_error(account)),
+        };
+        let name = document
+            .get("software")
+            .and_then(|software| software.get("name"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|name| name.len() <= 64)
+            .map(str::to_ascii_lowercase);
+        Ok(name.map(|name| ServerSoftware { name, scheme }))
+    };
+    match outcome.await {
+        Ok(software) => software,
+        Err(error) => {
+            tracing::info!(%host, %error, "remote interaction: NodeInfo not read, using the Mastodon convention");
+            None
+        }
+    }
+}
+
+/// The NodeInfo 2.x document a `/.well-known/nodeinfo` index points at, if it lives on
+/// the server itself (same scheme, host and port: a server does not get to send Gloss
+/// elsewhere).
+fn nodeinfo_href(index: &serde_json::Value, account: &ReaderAccount, scheme: &str) -> Option<Url> {
+    let links = index.get("links")?.as_array()?;
+    let mut hrefs: Vec<(&str, &str)> = links
+        .iter()
+        .filter_map(|link| {
+            let rel = link.get("rel")?.as_str()?;
+            let href = link.get("href")?.as_str()?;
+            rel.starts_with("http://nodeinfo.diaspora.software/ns/schema/2.")
+                .then_some((rel, href))
+        })
+        .collect();
+    // The newest schema first (2.1 before 2.0).
+    hrefs.sort_by(|a, b| b.0.cmp(a.0));
+    hrefs.into_iter().find_map(|(_, href)| {
+        let url = Url::parse(href).ok()?;
+        let same_server = url.scheme() == scheme
+            && url.host_str() == Some(account.host())
+            && url.port() == account.port();
+        same_server.then_some(url)
+    })
+}
+
+/// A JSON document, or a 404/410.
+enum JsonAnswer<T> {
+    Found(T),
+    NotFound,
+}
+
+/// GETs `path` (with its query) from the reader's server as JSON, over https, and on a
+/// test network over plain http when the server does not speak TLS. Returns the scheme
+/// that worked with the document.
+async fn get_json_from(
+    federation: &Federation,
+    account: &ReaderAccount,
+    path: &str,
+    allow_private: bool,
+) -> Result<JsonAnswer<(serde_json::Value, &'static str)>, InteractionError> {
+    let host = account.authority();
+    let mut last = None;
+    let schemes: &[&'static str] = if allow_private {
+        &["https", "http"]
+    } else {
+        &["https"]
+    };
+    for &scheme in schemes {
+        let url = Url::parse(&format!("{scheme}://{host}{path}"))
+            .map_err(|_| InteractionError::Refused(host.clone()))?;
+        match get_json(federation, &url, &host, allow_private).await {
+            Ok(JsonAnswer::Found(json)) => return Ok(JsonAnswer::Found((json, scheme))),
+            Ok(JsonAnswer::NotFound) => return Ok(JsonAnswer::NotFound),
+            Err(attempt @ Attempt::Transport(_)) => last = Some(attempt),
+            Err(Attempt::Failed(error)) => return Err(error),
+        }
+    }
+    Err(last
+        .map(|attempt| attempt.into_error(account))
+        .unwrap_or_else(|| InteractionError::Refused(host)))
+}
+
+/// How one request failed; only a transport failure is worth a retry over http.
+enum Attempt {
+    Transport(String),
+    Failed(InteractionError),
+}
+
+impl Attempt {
+    fn into_error(self, account: &ReaderAccount) -> InteractionError {
+        match self {
+            Attempt::Transport(reason) => InteractionError::Unreachable {
+                host: account.authority(),
+                reason,
+            },
+            Attempt::Failed(error) => error,
+        }
+    }
+}
+
+/// One GET of a JSON document (WebFinger's JRD, NodeInfo) through the SSRF-safe client
+/// that follows no redirect (F5): the answer must come from where it was asked.
+async fn get_json(
+    federation: &Federation,
+    url: &Url,
+    host: &str,
+    allow_private: bool,
+) -> Result<JsonAnswer<serde_json::Value>, Attempt> {
+    let bad_answer = |reason: &str| {
+        Attempt::Failed(InteractionError::BadAnswer {
+            host: host.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
+    http_client::check_url(url, allow_private).map_err(|error| {
+        tracing::info!(%host, %error, "remote interaction: host refused");
+        Attempt::Failed(InteractionError::Refused(host.to_owned()))
+    })?;
+    let response = federation
+        .delivery_http()
+        .get(url.clone())
+        .header(ACCEPT, JSON_ACCEPT)
+        .send()
+        .await
+        .map_err(|error| classify(HttpClientError::from(error), host))?;
+    let status = response.status();
+    if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+        return Ok(JsonAnswer::NotFound);
+    }
+    if status.is_redirection() || response.url() != url {
+        return Err(bad_answer(
+            "it redirects WebFinger elsewhere; enter the address of its web site instead",
+        ));
+    }
+    if !status.is_success() {
+        return Err(Attempt::Failed(InteractionError::Unreachable {
+            host: host.to_owned(),
+            reason: format!("HTTP status {}", status.as_u16()),
+        }));
+    }
+    let json_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"));
+    if !json_type {
+        return Err(bad_answer("not a JSON document"));
+    }
+    let body = http_client::read_body_limited(response, MAX_JSON_BODY)
+        .await
+        .map_err(|error| classify(error, host))?;
+    serde_json::from_slice(&body)
+        .map(JsonAnswer::Found)
+        .map_err(|_| bad_answer("not valid JSON"))
 }
 
 /// Sorts a client failure into "retry over http" (test networks only) or a final error.
@@ -494,6 +637,68 @@ pub fn percent_encode_component(value: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_server_gets_the_path_of_its_software() {
+        let server = parse_reader_account("social.example").unwrap();
+        let running = |name: &str| ServerSoftware {
+            name: name.to_owned(),
+            scheme: "https",
+        };
+        let template =
+            |software: Option<&ServerSoftware>| bare_instance_template(&server, software);
+        assert_eq!(
+            template(None).unwrap(),
+            "https://social.example/authorize_interaction?uri={uri}"
+        );
+        assert_eq!(
+            template(Some(&running("mastodon"))).unwrap(),
+            "https://social.example/authorize_interaction?uri={uri}"
+        );
+        assert_eq!(
+            template(Some(&running("sharkey"))).unwrap(),
+            "https://social.example/authorize-follow?acct={uri}"
+        );
+        assert_eq!(
+            template(Some(&running("akkoma"))).unwrap(),
+            "https://social.example/ostatus_subscribe?acct={uri}"
+        );
+        assert_eq!(
+            template(Some(&running("gotosocial"))),
+            Err(InteractionError::NoTemplate("social.example".to_owned()))
+        );
+    }
+
+    #[test]
+    fn nodeinfo_links_elsewhere_are_ignored() {
+        let server = parse_reader_account("social.example").unwrap();
+        let index = serde_json::json!({"links": [
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0",
+             "href": "https://social.example/nodeinfo/2.0"},
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1",
+             "href": "https://social.example/nodeinfo/2.1"},
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.2",
+             "href": "https://evil.example/nodeinfo"},
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.3",
+             "href": "http://social.example/nodeinfo"},
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.4",
+             "href": "https://social.example:8443/nodeinfo"},
+            {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.5", "href": 5},
+            {"rel": "something else", "href": "https://social.example/x"},
+        ]});
+        assert_eq!(
+            nodeinfo_href(&index, &server, "https").map(String::from),
+            Some("https://social.example/nodeinfo/2.1".to_owned())
+        );
+        assert_eq!(
+            nodeinfo_href(&serde_json::json!({"links": 3}), &server, "https"),
+            None
+        );
+        assert_eq!(
+            nodeinfo_href(&serde_json::json!([]), &server, "https"),
+            None
+        );
+    }
 
     fn parse(input: &str) -> Result<String, AccountError> {
         parse_reader_account(input).map(|account| account.to_string())

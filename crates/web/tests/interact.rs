@@ -36,6 +36,10 @@ struct Remote {
     answers: Arc<Mutex<HashMap<String, FakeAnswer>>>,
     webfinger_hits: Arc<AtomicUsize>,
     other_hits: Arc<AtomicUsize>,
+    /// The software NodeInfo names (no NodeInfo at all when `None`), and where the
+    /// index points (our own `/nodeinfo/2.1` when `None`).
+    nodeinfo: Arc<Mutex<(Option<String>, Option<String>)>>,
+    nodeinfo_document_hits: Arc<AtomicUsize>,
 }
 
 struct FakeServer {
@@ -51,6 +55,8 @@ impl FakeServer {
         let host = listener.local_addr().unwrap().to_string();
         let app = axum::Router::new()
             .route("/.well-known/webfinger", axum::routing::get(webfinger))
+            .route("/.well-known/nodeinfo", axum::routing::get(nodeinfo_index))
+            .route("/nodeinfo/2.1", axum::routing::get(nodeinfo_document))
             .fallback(other)
             .with_state(remote.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -93,6 +99,16 @@ impl FakeServer {
         })
     }
 
+    /// Serves NodeInfo naming `software`, or none at all.
+    fn nodeinfo(&self, software: Option<&str>, href: Option<&str>) {
+        *self.remote.nodeinfo.lock().unwrap() =
+            (software.map(str::to_owned), href.map(str::to_owned));
+    }
+
+    fn nodeinfo_document_hits(&self) -> usize {
+        self.remote.nodeinfo_document_hits.load(Ordering::SeqCst)
+    }
+
     fn webfinger_hits(&self) -> usize {
         self.remote.webfinger_hits.load(Ordering::SeqCst)
     }
@@ -124,6 +140,36 @@ async fn webfinger(State(remote): State<Remote>, RawQuery(query): RawQuery) -> R
             .insert(header::LOCATION, HeaderValue::from_str(&location).unwrap());
     }
     response
+}
+
+async fn nodeinfo_index(State(remote): State<Remote>, headers: axum::http::HeaderMap) -> Response {
+    let (software, href) = remote.nodeinfo.lock().unwrap().clone();
+    if software.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let href = href.unwrap_or_else(|| format!("http://{host}/nodeinfo/2.1"));
+    axum::Json(serde_json::json!({"links": [
+        {"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": href}
+    ]}))
+    .into_response()
+}
+
+async fn nodeinfo_document(State(remote): State<Remote>) -> Response {
+    remote.nodeinfo_document_hits.fetch_add(1, Ordering::SeqCst);
+    let (software, _) = remote.nodeinfo.lock().unwrap().clone();
+    match software {
+        Some(name) => axum::Json(serde_json::json!({
+            "version": "2.1",
+            "software": {"name": name, "version": "1.0"},
+            "protocols": ["activitypub"],
+        }))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn other(State(remote): State<Remote>) -> StatusCode {
@@ -435,33 +481,83 @@ async fn forgetting_clears_the_cookie_and_returns_to_the_form() {
 }
 
 #[tokio::test]
-async fn a_bare_instance_goes_to_authorize_interaction_without_any_lookup() {
+async fn a_bare_instance_goes_where_its_software_expects_or_to_authorize_interaction() {
     let app = TestApp::spawn().await;
     let remote = FakeServer::spawn().await;
     let ann = app.author().await;
     let post = app.post(&ann, "Hello", PostStatus::Published).await;
+    let post_uri = encode(&app.post_uri(&post));
+
+    // No NodeInfo: Mastodon's convention, over https.
     for typed in [
-        "social.example",
-        "https://Social.Example/",
-        "@social.example",
+        remote.host.clone(),
+        format!("http://{}/", remote.host),
+        format!("@{}", remote.host),
     ] {
-        let answer = app.go(&app.post_uri(&post), typed, Origin::OurForm).await;
+        let answer = app.go(&app.post_uri(&post), &typed, Origin::OurForm).await;
         assert_eq!(answer.status, 303, "{typed}: {}", answer.body);
         assert_eq!(
             answer.location(),
             format!(
-                "https://social.example/authorize_interaction?uri={}",
-                encode(&app.post_uri(&post))
+                "https://{}/authorize_interaction?uri={post_uri}",
+                remote.host
             ),
             "{typed}"
         );
         assert!(
             answer
                 .header("set-cookie")
-                .starts_with("gloss_fediverse=social.example;")
+                .starts_with(&format!("gloss_fediverse={};", remote.host))
         );
     }
+    assert_eq!(remote.webfinger_hits() + remote.other_hits(), 0);
+
+    // NodeInfo names the software, which picks the path (reached over plain http on this
+    // test network, so the target is plain http too).
+    for (software, path) in [
+        ("mastodon", format!("/authorize_interaction?uri={post_uri}")),
+        ("misskey", format!("/authorize-follow?acct={post_uri}")),
+        ("Sharkey", format!("/authorize-follow?acct={post_uri}")),
+        ("akkoma", format!("/ostatus_subscribe?acct={post_uri}")),
+        ("pleroma", format!("/ostatus_subscribe?acct={post_uri}")),
+    ] {
+        remote.nodeinfo(Some(software), None);
+        let answer = app
+            .go(&app.post_uri(&post), &remote.host, Origin::OurForm)
+            .await;
+        assert_eq!(answer.status, 303, "{software}: {}", answer.body);
+        assert_eq!(
+            answer.location(),
+            format!("http://{}{path}", remote.host),
+            "{software}"
+        );
+    }
+
+    // GoToSocial has no interaction page: say so rather than guess.
+    remote.nodeinfo(Some("gotosocial"), None);
+    let answer = app
+        .go(&app.post_uri(&post), &remote.host, Origin::OurForm)
+        .await;
+    assert_eq!(answer.status, 502, "{}", answer.body);
+    assert!(answer.body.contains("does not offer remote interaction"));
+    assert!(
+        answer
+            .body
+            .contains(&format!("<code>{}</code>", app.post_uri(&post)))
+    );
+
+    // A NodeInfo index pointing elsewhere is not followed.
+    remote.nodeinfo(Some("misskey"), Some("https://evil.example/nodeinfo/2.1"));
+    let hits = remote.nodeinfo_document_hits();
+    let answer = app
+        .go(&app.post_uri(&post), &remote.host, Origin::OurForm)
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    assert!(answer.location().contains("/authorize_interaction?uri="));
+    assert_eq!(remote.nodeinfo_document_hits(), hits);
+
     // The blog's own follow form sends the blog actor.
+    remote.nodeinfo(None, None);
     let follow = app
         .go(&format!("{}/blog", app.base), &remote.host, Origin::OurForm)
         .await;

@@ -463,24 +463,27 @@ async fn interact_go(
         )
         .await;
     }
-    if account.user().is_some() {
-        if !limiter.0.allows(client) {
-            return form_page(
-                &state,
-                &object,
-                Some(account.to_string()),
-                has_cookie,
-                Some(
-                    "Too many lookups from your address. Wait a few minutes and try again."
-                        .to_owned(),
-                ),
-                StatusCode::TOO_MANY_REQUESTS,
-            )
-            .await;
-        }
+    // Over the limit, a bare server name still works: without asking its NodeInfo, it
+    // gets the Mastodon convention.
+    let within_limit = limiter.0.allows(client);
+    if account.user().is_some() && !within_limit {
+        return form_page(
+            &state,
+            &object,
+            Some(account.to_string()),
+            has_cookie,
+            Some(
+                "Too many lookups from your address. Wait a few minutes and try again.".to_owned(),
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
+    }
+    if within_limit {
         limiter.0.record_failure(client);
     }
-    match interaction::interaction_url(&state.federation, &account, &object.uri).await {
+    match interaction::interaction_url(&state.federation, &account, &object.uri, within_limit).await
+    {
         Ok(target) => Ok(redirect_to_server(
             &target,
             query.remember.then_some(&account),
