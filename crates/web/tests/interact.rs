@@ -1012,7 +1012,28 @@ async fn the_post_page_offers_the_forms_and_each_comment_a_link() {
         .unwrap();
     let page = app.get(&format!("/posts/{}", post.slug), None).await;
     assert!(!page.body.contains("Reply from your fediverse account"));
+    assert!(!page.body.contains("Reply from your account"));
     assert!(page.body.contains("Follow this blog"));
+    for uri in [
+        app.post_uri(&post),
+        "https://social.example/statuses/1".to_owned(),
+    ] {
+        let form = app
+            .get(&format!("/interact?uri={}", encode(&uri)), None)
+            .await;
+        assert_eq!(form.status, 400, "{uri}");
+        assert!(form.body.contains("Comments on this post are closed"));
+        let go = app.go(&uri, "social.example", Origin::OurForm).await;
+        assert_eq!(go.status, 400, "{uri}");
+    }
+    // Following the blog still works.
+    let follow = app
+        .get(
+            &format!("/interact?uri={}", encode(&format!("{}/blog", app.base))),
+            None,
+        )
+        .await;
+    assert_eq!(follow.status, 200);
 
     let home = app.get("/", None).await;
     assert!(home.body.contains("Follow this blog"));

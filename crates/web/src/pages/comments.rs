@@ -168,8 +168,8 @@ pub(crate) struct CommentView {
     pub permalink: String,
     pub replies: Vec<CommentView>,
     /// `/interact?uri=…` for the comment's ActivityPub id, or the post's when the
-    /// comment has none (imported and local comments).
-    pub interact_url: String,
+    /// comment has none (imported and local comments); `None` once comments are closed.
+    pub interact_url: Option<String>,
 }
 
 impl askama::filters::HtmlSafe for CommentView {}
@@ -212,9 +212,9 @@ impl CommentView {
             content_html: comment.content_html,
             published: DateView::new(comment.published_at),
             permalink: format!("{post_url}#comment-{}", comment.id),
-            interact_url: super::interact::interact_path(
+            interact_url: Some(super::interact::interact_path(
                 comment.ap_id.as_deref().unwrap_or(post_url),
-            ),
+            )),
             replies: CommentView::from_nodes(node.replies, post_url),
         }
     }

@@ -80,6 +80,15 @@ pub(super) fn routes() -> Router<AppState> {
         )))))
 }
 
+/// Removes the "Reply from your account" links of a thread whose post is closed to
+/// comments. Recursion is bounded by the thread's rendered depth (`MAX_NESTING`).
+pub(crate) fn without_reply_links(comments: &mut [super::comments::CommentView]) {
+    for comment in comments {
+        comment.interact_url = None;
+        without_reply_links(&mut comment.replies);
+    }
+}
+
 /// `/interact?uri=…` for `object_uri`: where each comment's "Reply from your account"
 /// link points.
 pub(crate) fn interact_path(object_uri: &str) -> String {
@@ -201,6 +210,23 @@ struct OurObject {
     /// What it is, in words ("the post “Hello”").
     label: String,
     follow: bool,
+    /// A post or comment whose post no longer takes comments.
+    comments_closed: bool,
+}
+
+/// Like [`our_object`], for the forms: a post or comment whose post is closed to
+/// comments is refused too (our inbox would refuse the reply).
+async fn object_to_interact_with(
+    state: &AppState,
+    raw: Option<&str>,
+) -> Result<OurObject, AppError> {
+    let object = our_object(state, raw).await?;
+    if object.comments_closed {
+        return Err(AppError::BadRequest(
+            "Comments on this post are closed.".to_owned(),
+        ));
+    }
+    Ok(object)
 }
 
 /// Finds the object a `uri` parameter names, or 400: only the blog, an author, a
@@ -234,6 +260,7 @@ async fn our_object(state: &AppState, raw: Option<&str>) -> Result<OurObject, Ap
                 post.title
             ),
             follow: false,
+            comments_closed: !post.comments_open,
         });
     }
     parsed.set_fragment(None);
@@ -254,6 +281,7 @@ async fn our_object(state: &AppState, raw: Option<&str>) -> Result<OurObject, Ap
                 page: "/".to_owned(),
                 label: format!("the blog “{title}”"),
                 follow: true,
+                comments_closed: false,
             });
         }
         if let Some(name) = local.strip_prefix("/authors/")
@@ -276,6 +304,7 @@ async fn our_object(state: &AppState, raw: Option<&str>) -> Result<OurObject, Ap
                     urls.host()
                 ),
                 follow: true,
+                comments_closed: false,
             });
         }
     }
@@ -291,6 +320,7 @@ async fn our_object(state: &AppState, raw: Option<&str>) -> Result<OurObject, Ap
             page: post_path(&post.slug),
             label: format!("the post “{}”", post.title),
             follow: false,
+            comments_closed: !post.comments_open,
         });
     }
     Err(not_ours())
@@ -405,7 +435,7 @@ async fn interact_page(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let query = InteractQuery::parse(raw.as_deref());
-    let object = our_object(&state, query.uri.as_deref()).await?;
+    let object = object_to_interact_with(&state, query.uri.as_deref()).await?;
     let remembered = remembered_account(&headers);
     let has_cookie = remembered.is_some();
     form_page(
@@ -428,7 +458,7 @@ async fn interact_go(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let query = InteractQuery::parse(raw.as_deref());
-    let object = our_object(&state, query.uri.as_deref()).await?;
+    let object = object_to_interact_with(&state, query.uri.as_deref()).await?;
     let has_cookie = remembered_account(&headers).is_some();
     let typed = query.account.unwrap_or_default();
     let account = match parse_reader_account(&typed) {

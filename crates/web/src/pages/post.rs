@@ -147,9 +147,13 @@ async fn post_html(
             state,
             &remembered,
         ));
+    let mut comments = CommentView::from_nodes(build_comment_tree(comments), &url);
+    if !post.comments_open {
+        super::interact::without_reply_links(&mut comments);
+    }
     let page = PostPage {
         interact,
-        comments: CommentView::from_nodes(build_comment_tree(comments), &url),
+        comments,
         comments_feed_url: state.config.absolute(&format!("{path}/comments.atom")),
         meta,
         title: post.title,
