@@ -717,6 +717,24 @@ mod tests {
     }
 
     #[test]
+    fn the_account_cookie_is_secure_on_an_https_blog_only() {
+        let config = |url: &str| WebConfig {
+            public_url: url::Url::parse(url).unwrap_or_else(|_| unreachable!()),
+            posts_per_page: 10,
+        };
+        let https = account_cookie(&config("https://blog.example"), "@ann@social.example", 60);
+        assert_eq!(
+            https.to_str().unwrap_or_default(),
+            "gloss_fediverse=@ann@social.example; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+        );
+        let http = account_cookie(&config("http://127.0.0.1:8080"), "", 0);
+        assert_eq!(
+            http.to_str().unwrap_or_default(),
+            "gloss_fediverse=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+        );
+    }
+
+    #[test]
     fn percent_decoding_is_strict_about_utf8_and_lenient_about_stray_percents() {
         assert_eq!(percent_decode("a%20b").as_deref(), Some("a b"));
         assert_eq!(percent_decode("%C3%A9t%C3%A9").as_deref(), Some("été"));
