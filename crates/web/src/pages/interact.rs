@@ -26,7 +26,12 @@
 //!
 //! Each lookup that contacts another server counts against a per-client limit
 //! ([`LOOKUPS_PER_WINDOW`] per [`LOOKUP_WINDOW`]), so the form cannot be used to make
-//! Gloss hammer a third party.
+//! Gloss hammer a third party; over it, a handle gets 429 and a bare server name the
+//! Mastodon convention without any request.
+//!
+//! Once a post's comments are closed, its reply form and its comments' reply links are
+//! gone, and `/interact` refuses them (our inbox would refuse the reply); following the
+//! blog still works.
 
 use super::{author_path, post_path, published_post};
 use crate::admin::session::{ClientIp, cookie_value};
@@ -510,6 +515,7 @@ async fn interact_go(
         .await;
     }
     if within_limit {
+        // The limiter's counter counts every lookup here, not only failed ones.
         limiter.0.record_failure(client);
     }
     match interaction::interaction_url(&state.federation, &account, &object.uri, within_limit).await
