@@ -175,7 +175,9 @@ pub fn jrd(user: &str, actor_id: &str, profile: Option<&str>, urls: &Urls) -> Jr
         rel: SUBSCRIBE_REL.to_owned(),
         kind: None,
         href: None,
-        // The endpoint itself arrives with issue 4; advertising it now costs nothing.
+        // Served by gloss-web (`pages::interact::authorize_interaction`): Gloss has no
+        // accounts to interact from, so it explains that, or leads to one of our own
+        // pages. Kept advertised because Mastodon guesses this very path anyway.
         template: Some(format!("{}/authorize_interaction?uri={{uri}}", urls.base())),
     });
     Jrd {

@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod discovery;
 pub mod http_client;
 pub mod inbox;
+pub mod interaction;
 pub mod moderation;
 pub mod notes;
 pub mod outbox;

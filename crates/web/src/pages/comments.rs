@@ -170,6 +170,9 @@ pub(crate) struct CommentView {
     /// The "Reply" link to the comment form (`?replyto={id}#comment-form`), when
     /// readers may comment.
     pub reply_url: Option<String>,
+    /// `/interact?uri=…` for the comment's ActivityPub id, or its `/comments/ID` Note
+    /// when it has none (imported and local comments); `None` once comments are closed.
+    pub interact_url: Option<String>,
 }
 
 impl askama::filters::HtmlSafe for CommentView {}
@@ -212,6 +215,16 @@ impl CommentView {
             content_html: comment.content_html,
             published: DateView::new(comment.published_at),
             permalink: format!("{post_url}#comment-{}", comment.id),
+            interact_url: Some(super::interact::interact_path(
+                &comment.ap_id.clone().unwrap_or_else(|| {
+                    // A comment without a fediverse id is answered through its
+                    // `/comments/ID` Note (served by the federation routes).
+                    match post_url.rsplit_once("/posts/") {
+                        Some((base, _)) => format!("{base}/comments/{}", comment.id),
+                        None => post_url.to_owned(),
+                    }
+                }),
+            )),
             replies: CommentView::from_nodes(node.replies, post_url),
             reply_url: None,
         }

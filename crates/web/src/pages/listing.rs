@@ -26,13 +26,16 @@ struct HomePage {
     feed_name: String,
     entries: Vec<EntryView>,
     pager: Pager,
+    /// "Follow this blog" (`templates/_interact.html`).
+    interact: super::interact::InteractPanel,
 }
 
 /// `GET /`: published posts, newest first, `?page=N`.
 pub(super) async fn home(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Html<String>, AppError> {
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let page = page_number(query.as_deref())?;
     let per_page = state.config.posts_per_page.max(1);
     let total = state.store.count_published_posts().await?;
@@ -57,7 +60,14 @@ pub(super) async fn home(
         .with_pager(&state, &pager);
     meta.activity_alternate = Some(state.federation.urls().blog_actor());
     let feed_name = site.title.clone();
+    let remembered = super::interact::remembered_account(&headers);
     let page = HomePage {
+        interact: super::interact::InteractPanel {
+            forms: vec![super::interact::InteractPanel::follow_blog(
+                &state,
+                &remembered,
+            )],
+        },
         site,
         meta,
         heading,
@@ -65,7 +75,11 @@ pub(super) async fn home(
         entries,
         pager,
     };
-    Ok(Html(page.render()?))
+    Ok(super::interact::interact_page_headers(
+        &state,
+        remembered.is_some(),
+        Html(page.render()?),
+    ))
 }
 
 #[derive(Template)]

@@ -5,6 +5,7 @@
 //! canonical and OpenGraph metadata in its head (see `templates/_meta.html`).
 
 mod comments;
+pub mod interact;
 mod listing;
 pub(crate) mod local_comments;
 mod post;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
             "/posts/{slug}/comments",
             axum::routing::post(local_comments::submit),
         )
+        .merge(interact::routes())
 }
 
 /// The path parameter, or 404 when it is not valid UTF-8 after percent-decoding

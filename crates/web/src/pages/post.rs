@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, Response};
 use chrono::SecondsFormat;
 use gloss_federation::moderation::LocalComments;
 use gloss_federation::notes::{post_to_note, tombstone_json};
@@ -45,6 +45,9 @@ struct PostPage {
     comments_feed_url: String,
     /// The readers' comment form (`_comment_form.html`), when readers may comment.
     comment_form: Option<CommentFormView>,
+    /// "Reply from your fediverse account" (while comments are open) and "Follow this
+    /// blog" (`templates/_interact.html`).
+    interact: super::interact::InteractPanel,
 }
 
 /// The readers' comment form on a post page.
@@ -92,7 +95,7 @@ pub(super) async fn post_page(
         vary_on_accept(post_note(&state, slug).await)
     } else {
         let query = query.map(|Query(query)| query).unwrap_or_default();
-        vary_on_accept(post_html(&state, slug, query).await)
+        vary_on_accept(post_html(&state, slug, query, &headers).await)
     }
 }
 
@@ -129,6 +132,7 @@ async fn post_html(
     state: &AppState,
     slug: Result<Path<String>, PathRejection>,
     query: PostQuery,
+    headers: &HeaderMap,
 ) -> Result<Response, AppError> {
     let slug = path_param(slug)?;
     let post = published_post(state, &slug).await?;
@@ -183,7 +187,25 @@ async fn post_html(
             moderated: mode == LocalComments::Moderated,
         }
     });
+    let remembered = super::interact::remembered_account(headers);
+    let mut interact = super::interact::InteractPanel::default();
+    if comments_open {
+        interact.forms.push(super::interact::InteractPanel::reply(
+            urls.post(&post.slug),
+            &remembered,
+        ));
+    }
+    interact
+        .forms
+        .push(super::interact::InteractPanel::follow_blog(
+            state,
+            &remembered,
+        ));
+    if !comments_open {
+        super::interact::without_reply_links(&mut comment_views);
+    }
     let page = PostPage {
+        interact,
         comments: comment_views,
         comment_form,
         comments_feed_url: state.config.absolute(&format!("{path}/comments.atom")),
@@ -200,5 +222,9 @@ async fn post_html(
         comments_open,
         site,
     };
-    Ok(Html(page.render()?).into_response())
+    Ok(super::interact::interact_page_headers(
+        state,
+        remembered.is_some(),
+        Html(page.render()?),
+    ))
 }
