@@ -49,6 +49,9 @@ struct Inner {
     /// [`FederationSettings`] so that adding it broke no caller that builds the settings
     /// (the binary sets it with [`Federation::set_comments_moderation`]).
     comments_moderation: RwLock<CommentsModeration>,
+    /// Where [`Federation::request_backfill`] sends: the bounded queue of the backfill
+    /// worker (`crate::backfill`), when one runs.
+    backfill_queue: Mutex<Option<tokio::sync::mpsc::Sender<String>>>,
 }
 
 /// The federation context.
@@ -92,6 +95,7 @@ impl Federation {
                 keys: Mutex::new(HashMap::new()),
                 delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
                 comments_moderation: RwLock::new(CommentsModeration::default()),
+                backfill_queue: Mutex::new(None),
             }),
         }
     }
@@ -144,6 +148,32 @@ impl Federation {
     /// the admin UI leaves at once instead of at the worker's next poll.
     pub fn wake_delivery_worker(&self) {
         self.inner.delivery_wakeup.notify_one();
+    }
+
+    /// Connects [`Federation::request_backfill`] to a backfill worker's queue
+    /// (`crate::backfill::BackfillWorker` does it when it starts).
+    pub fn set_backfill_queue(&self, queue: tokio::sync::mpsc::Sender<String>) {
+        if let Ok(mut slot) = self.inner.backfill_queue.lock() {
+            *slot = Some(queue);
+        }
+    }
+
+    /// Asks the backfill worker, if one runs, to complete the thread of the remote
+    /// comment `ap_id` soon. Never waits: when the queue is full the request is dropped
+    /// (the periodic backfill comes by later).
+    pub fn request_backfill(&self, ap_id: &str) {
+        let Some(queue) = self
+            .inner
+            .backfill_queue
+            .lock()
+            .ok()
+            .and_then(|slot| slot.clone())
+        else {
+            return;
+        };
+        if let Err(err) = queue.try_send(ap_id.to_owned()) {
+            tracing::debug!(comment = %ap_id, error = %err, "backfill request dropped");
+        }
     }
 
     /// The key pair of one of our actors, generated and stored on first use. Two

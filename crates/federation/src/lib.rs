@@ -6,6 +6,7 @@
 
 pub mod actors;
 pub mod authoring;
+pub mod backfill;
 pub mod comments;
 pub mod content;
 pub mod context;
