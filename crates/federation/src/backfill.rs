@@ -270,6 +270,12 @@ impl Backfiller {
         let Ok(url) = Url::parse(ap_id) else {
             return Ok(0);
         };
+        // A blocked author's comments are hidden; nothing of theirs is fetched (M4).
+        if let Some(author) = store.remote_actor_by_id(owner).await?
+            && store.is_blocked(Some(&author.ap_id), &author.host).await?
+        {
+            return Ok(0);
+        }
         let now = Utc::now();
         if !store
             .claim_comment_backfill(ap_id, now, now - chrono_duration(self.limits.min_interval))

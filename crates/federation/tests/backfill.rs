@@ -802,7 +802,51 @@ async fn the_worker_backfills_after_an_inbox_reply_and_periodically(db: String) 
     );
 }
 
+/// The inbox never waits for the backfill: requests beyond the queue's capacity are
+/// dropped, and without a worker nothing is queued at all.
+async fn backfill_requests_beyond_the_queue_are_dropped(db: String) {
+    let s = setup(&db).await;
+    s.federation.request_backfill("https://m.example/notes/0");
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(2);
+    s.federation.set_backfill_queue(sender);
+    for n in 1..=5 {
+        s.federation
+            .request_backfill(&format!("https://m.example/notes/{n}"));
+    }
+    assert_eq!(receiver.recv().await.unwrap(), "https://m.example/notes/1");
+    assert_eq!(receiver.recv().await.unwrap(), "https://m.example/notes/2");
+    assert!(receiver.try_recv().is_err());
+}
+
+/// A blocked author's comment is not refetched, nor its collections read.
+async fn a_blocked_authors_comment_is_not_backfilled(db: String) {
+    let s = setup(&db).await;
+    let r = &s.remote;
+    let top_id = r.note_url("top");
+    let sibling = r.publish(r.note("sibling", "bob", &top_id, json!({})));
+    r.serve(
+        "/notes/top/replies",
+        json!({"id": r.url("/notes/top/replies"), "type": "OrderedCollection",
+               "orderedItems": [sibling["id"]]}),
+    );
+    s.seeded_top("top", json!({"replies": r.url("/notes/top/replies")}))
+        .await;
+    s.store()
+        .add_block(BlockKind::Actor, &r.actor("alice"), "rude", Utc::now())
+        .await
+        .unwrap();
+    let report = backfill(&s, &top_id).await;
+    assert_eq!(report, BackfillReport::default());
+    assert_eq!(r.all_gets(), 0);
+}
+
 on_both_engines! {
+    backfill_requests_beyond_the_queue_are_dropped =>
+        sqlite_backfill_requests_beyond_the_queue_are_dropped,
+        postgres_backfill_requests_beyond_the_queue_are_dropped;
+    a_blocked_authors_comment_is_not_backfilled =>
+        sqlite_a_blocked_authors_comment_is_not_backfilled,
+        postgres_a_blocked_authors_comment_is_not_backfilled;
     a_reply_to_a_reply_that_never_reached_us_appears_nested_after_backfill =>
         sqlite_a_reply_to_a_reply_that_never_reached_us_appears_nested_after_backfill,
         postgres_a_reply_to_a_reply_that_never_reached_us_appears_nested_after_backfill;
