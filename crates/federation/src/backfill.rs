@@ -622,8 +622,12 @@ fn following_page(page: &Value, seen: &HashSet<String>) -> Option<CollectionSour
         Value::String(id) => Url::parse(id).ok().map(CollectionSource::Url),
         Value::Object(object) => match object.get("id").and_then(Value::as_str) {
             Some(id) if seen.contains(id) => None,
-            // An embedded page with items is read as is; one without, by its id.
-            _ if object.contains_key("items") || object.contains_key("orderedItems") => {
+            // An embedded page with items or a link on is read as is (Mastodon's first
+            // page; Smithereen's has only `next`); a bare reference, by its id.
+            _ if ["items", "orderedItems", "next"]
+                .iter()
+                .any(|key| object.contains_key(*key)) =>
+            {
                 Some(CollectionSource::Embedded(link.clone()))
             }
             Some(id) => Url::parse(id).ok().map(CollectionSource::Url),
@@ -754,6 +758,53 @@ mod tests {
             Some(CollectionSource::Embedded(_))
         ));
         assert!(following_page(&json!({"next": 7}), &seen).is_none());
+    }
+
+    /// The `replies` of real Notes (../shared/fixtures/corpus) lead to their next page.
+    #[test]
+    fn real_replies_collections_lead_to_their_pages() {
+        let seen = HashSet::new();
+        let next_of = |replies: Value| -> Option<String> {
+            let mut source = CollectionSource::Embedded(replies);
+            for _ in 0..3 {
+                match source {
+                    CollectionSource::Url(url) => return Some(url.to_string()),
+                    CollectionSource::Embedded(page) => {
+                        source = following_page(&page, &seen)?;
+                    }
+                }
+            }
+            None
+        };
+        // Mastodon: first page embedded with items, then the others' replies by URL.
+        let mastodon = json!({"id": "https://m.example/users/f/statuses/1/replies",
+            "type": "Collection", "first": {"type": "CollectionPage",
+            "next": "https://m.example/users/f/statuses/1/replies?only_other_accounts=true&page=true",
+            "partOf": "https://m.example/users/f/statuses/1/replies", "items": []}});
+        assert_eq!(
+            next_of(mastodon).as_deref(),
+            Some("https://m.example/users/f/statuses/1/replies?only_other_accounts=true&page=true")
+        );
+        // Smithereen: first page embedded without items, only `next`.
+        let smithereen = json!({"type": "Collection", "id": "https://s.example/posts/6/replies",
+            "first": {"type": "CollectionPage", "partOf": "https://s.example/posts/6/replies",
+            "next": "https://s.example/posts/6/replies?page=1"}});
+        assert_eq!(
+            next_of(smithereen).as_deref(),
+            Some("https://s.example/posts/6/replies?page=1")
+        );
+        // WordPress: an empty first page and nothing after it.
+        let wordpress = json!({"id": "https://w.example/replies", "type": "Collection",
+            "first": {"id": "https://w.example/replies?page=1", "type": "CollectionPage",
+            "partOf": "https://w.example/replies", "items": []}});
+        assert_eq!(next_of(wordpress), None);
+        // A first page given by reference is fetched.
+        let reference = json!({"type": "OrderedCollection",
+            "first": {"id": "https://g.example/replies?page=true", "type": "OrderedCollectionPage"}});
+        assert_eq!(
+            next_of(reference).as_deref(),
+            Some("https://g.example/replies?page=true")
+        );
     }
 
     #[test]
