@@ -150,6 +150,10 @@ async fn remote_handler(State(remote): State<Remote>, method: Method, uri: Uri) 
     let Some((status, document)) = remote.documents.lock().unwrap().get(&path).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if status == 0 {
+        // Never answers: the client's deadline must end the request.
+        std::future::pending::<()>().await;
+    }
     if status != 200 {
         return StatusCode::from_u16(status).unwrap().into_response();
     }
@@ -709,6 +713,31 @@ async fn an_unavailable_origin_keeps_our_copy(db: String) {
     }
 }
 
+/// F11 with a timeout: the origin never answers; our copy stays.
+async fn an_origin_that_never_answers_keeps_our_copy(db: String) {
+    let s = setup(&db).await;
+    let top = s.seeded_top("top", json!({})).await;
+    s.remote.serve_status("/notes/top", 0);
+    let impatient = Federation::new(
+        Arc::clone(s.federation.store()),
+        s.federation.settings().clone(),
+        build_client(&HttpClientSettings {
+            allow_private_addresses: true,
+            request_timeout: Some(Duration::from_millis(300)),
+            ..HttpClientSettings::default()
+        })
+        .unwrap(),
+    );
+    let report = backfiller()
+        .backfill_comment(&impatient, &s.remote.note_url("top"))
+        .await
+        .unwrap();
+    assert_eq!(report.kept_on_failure, 1, "{report:?}");
+    let comment = s.store().comment_by_id(top.id).await.unwrap().unwrap();
+    assert!(comment.deleted_at.is_none());
+    assert_eq!(comment.content_html, "<p>seeded</p>");
+}
+
 /// The periodic run visits recent comments, and the thread of a new inbox comment is
 /// backfilled in the background after the 202.
 async fn the_worker_backfills_after_an_inbox_reply_and_periodically(db: String) {
@@ -841,6 +870,9 @@ async fn a_blocked_authors_comment_is_not_backfilled(db: String) {
 }
 
 on_both_engines! {
+    an_origin_that_never_answers_keeps_our_copy =>
+        sqlite_an_origin_that_never_answers_keeps_our_copy,
+        postgres_an_origin_that_never_answers_keeps_our_copy;
     backfill_requests_beyond_the_queue_are_dropped =>
         sqlite_backfill_requests_beyond_the_queue_are_dropped,
         postgres_backfill_requests_beyond_the_queue_are_dropped;
