@@ -196,8 +196,10 @@ impl Backfiller {
         let store = federation.store();
         let mut chain = Vec::new();
         let mut current = store.comment_by_ap_id(ap_id).await?;
+        let mut steps = 0;
         while let Some(comment) = current {
-            if chain.len() > crate::comments::MAX_ANCESTOR_DEPTH {
+            steps += 1;
+            if steps > crate::comments::MAX_ANCESTOR_DEPTH {
                 break;
             }
             if let Some(id) = &comment.ap_id
@@ -287,23 +289,23 @@ impl Backfiller {
         let mut run = self
             .intake
             .run_with_budget(federation, &self.remote_actors, budget);
-        let visited = self.visit(&mut run, &url, owner, report).await;
+        let visited = self.visit(&mut run, ap_id, &url, owner, report).await;
         let used = budget - run.fetches_left();
         report.requests += used;
         visited?;
         Ok(used)
     }
 
-    /// Refetches the claimed comment at `url` (stored as `owner`'s), then walks its
-    /// collections.
+    /// Refetches the claimed comment `ap_id` (at `url`, stored as `owner`'s), then walks
+    /// its collections.
     async fn visit(
         &self,
         run: &mut Run<'_>,
+        ap_id: &str,
         url: &Url,
         owner: gloss_storage::RemoteActorId,
         report: &mut BackfillReport,
     ) -> Result<(), IntakeError> {
-        let ap_id = url.as_str();
         let document = match run.fetch_document_checked(url).await? {
             Ok(document) if is_tombstone(&document) => None,
             Ok(document) => Some(document),
