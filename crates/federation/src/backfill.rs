@@ -65,7 +65,9 @@ pub struct BackfillLimits {
     pub max_items_per_page: usize,
     /// Levels of replies to replies followed below the backfilled comment.
     pub max_depth: usize,
-    /// New comments one run may store.
+    /// New comments one run may store. Kept under the moderation's burst limit
+    /// (`crate::moderation::BURST_LIMIT` per host and minute), so that a backfill alone
+    /// does not hold a thread's replies as a burst.
     pub max_new_comments: usize,
     /// One comment is backfilled at most once per this interval (also what keeps a 404
     /// from being retried at once: checklist F11).
@@ -90,7 +92,7 @@ impl Default for BackfillLimits {
             max_pages: 5,
             max_items_per_page: 50,
             max_depth: 3,
-            max_new_comments: 100,
+            max_new_comments: 25,
             min_interval: Duration::from_secs(30 * 60),
             recent_window: Duration::from_secs(14 * 24 * 60 * 60),
             periodic_interval: Duration::from_secs(30 * 60),
@@ -725,6 +727,12 @@ async fn work(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_default_backfill_stays_under_the_burst_rule() {
+        let limit = i64::try_from(BackfillLimits::default().max_new_comments).unwrap_or(0);
+        assert!(limit > 0 && limit < crate::moderation::BURST_LIMIT);
+    }
 
     #[test]
     fn items_are_read_from_ordered_items_or_items_one_or_many() {
