@@ -468,10 +468,16 @@ async fn the_context_collection_brings_the_rest_of_the_thread(db: String) {
     let top_id = r.note_url("top");
     let sibling = r.publish(r.note("sibling", "bob", &top_id, json!({})));
     let deep = r.publish(r.note("deep", "carol", sibling["id"].as_str().unwrap(), json!({})));
+    // FEP-171b style: an activity wrapping a reply; its object is always refetched.
+    let wrapped = r.publish(r.note("wrapped", "dave", &top_id, json!({})));
+    let mut forged = wrapped.clone();
+    forged["content"] = json!("<p>forged words</p>");
     r.serve(
         "/contexts/1",
         json!({"id": r.url("/contexts/1"), "type": "OrderedCollection",
-               "orderedItems": [post_url(), top_id, deep["id"], sibling["id"]]}),
+               "orderedItems": [post_url(), top_id, deep["id"], sibling["id"],
+                                {"type": "Create", "id": r.url("/activities/wrapped"),
+                                 "actor": r.actor("dave"), "object": forged}]}),
     );
     let top = s
         .seeded_top("top", json!({"context": r.url("/contexts/1")}))
@@ -479,7 +485,11 @@ async fn the_context_collection_brings_the_rest_of_the_thread(db: String) {
 
     let report = backfill(&s, &top_id).await;
     // The sibling came as the deep reply's ancestor.
-    assert_eq!(report.new_comments, 1, "{report:?}");
+    assert_eq!(report.new_comments, 2, "{report:?}");
+    let wrapped_comment = s.comment(wrapped["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(wrapped_comment.parent_id, Some(top.id));
+    assert!(wrapped_comment.content_html.contains("wrapped by dave"));
+    assert_eq!(r.gets_of("/notes/wrapped"), 1);
     let sibling_comment = s.comment(sibling["id"].as_str().unwrap()).await.unwrap();
     assert_eq!(sibling_comment.parent_id, Some(top.id));
     assert_eq!(
