@@ -818,7 +818,7 @@ impl Run<'_> {
     }
 
     /// Whether the actor, or its domain, is blocked.
-    pub(crate) async fn is_blocked(&self, actor: &RemoteActor) -> Result<bool, IntakeError> {
+    async fn is_blocked(&self, actor: &RemoteActor) -> Result<bool, IntakeError> {
         Ok(self
             .federation
             .store()
@@ -890,10 +890,7 @@ impl Run<'_> {
     }
 
     /// A Note fetched from its origin; its author must live on its server (P3).
-    pub(crate) async fn fetch_note(
-        &mut self,
-        url: &Url,
-    ) -> Result<Result<Note, Outcome>, IntakeError> {
+    async fn fetch_note(&mut self, url: &Url) -> Result<Result<Note, Outcome>, IntakeError> {
         let document = match self.fetch_document(url).await? {
             Ok(document) => document,
             Err(why) => return Ok(Err(why)),
