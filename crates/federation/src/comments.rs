@@ -107,7 +107,7 @@ pub fn is_comment_kind(kind: &str) -> bool {
 }
 
 /// Same host and port (ids of one server).
-fn same_host(a: &Url, b: &Url) -> bool {
+pub(crate) fn same_host(a: &Url, b: &Url) -> bool {
     a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
         && a.port_or_known_default() == b.port_or_known_default()
 }
@@ -289,12 +289,33 @@ enum Place {
 
 /// What storing one comment did.
 enum Stored {
-    Comment(Box<Comment>, Outcome),
+    /// Stored; `true` when it was new.
+    Comment(Box<Comment>, Outcome, bool),
     Refused(Outcome),
 }
 
-/// The state of handling one activity: its request budget.
-struct Run<'a> {
+/// What became of a reply handed to [`Run::intake_reply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReplyIntake {
+    /// For the log.
+    pub(crate) outcome: Outcome,
+    /// The reply is a comment we did not hold before.
+    pub(crate) created: bool,
+}
+
+/// Why a fetch gave no document (see [`Run::fetch_document_checked`]).
+#[derive(Debug)]
+pub(crate) enum FetchFailure {
+    /// Not attempted: local, blocked, no host, budget spent.
+    Refused(Outcome),
+    /// The origin answered 410 Gone.
+    Gone,
+    /// Any other failure (404, 5xx, timeout, wrong type, wrong id...).
+    Failed(HttpClientError),
+}
+
+/// The state of handling one activity (or one backfill): its request budget.
+pub(crate) struct Run<'a> {
     federation: &'a Federation,
     remote_actors: &'a RemoteActors,
     intake: &'a CommentIntake,
@@ -321,11 +342,22 @@ impl CommentIntake {
     }
 
     fn run<'a>(&'a self, federation: &'a Federation, remote_actors: &'a RemoteActors) -> Run<'a> {
+        self.run_with_budget(federation, remote_actors, FETCH_BUDGET)
+    }
+
+    /// A run that may make `budget` requests (the backfill's is larger than an
+    /// activity's; see `crate::backfill`).
+    pub(crate) fn run_with_budget<'a>(
+        &'a self,
+        federation: &'a Federation,
+        remote_actors: &'a RemoteActors,
+        budget: usize,
+    ) -> Run<'a> {
         Run {
             federation,
             remote_actors,
             intake: self,
-            fetches_left: FETCH_BUDGET,
+            fetches_left: budget,
         }
     }
 
@@ -424,7 +456,13 @@ impl CommentIntake {
                 None => return Ok("dropped: the object's author could not be fetched"),
             }
         };
-        run.intake_reply(note, author).await
+        let note_id = note.id.clone();
+        let intake = run.intake_reply_with(note, author).await?;
+        if intake.created {
+            // Its siblings and their replies may never reach our inbox (`crate::backfill`).
+            federation.request_backfill(&note_id);
+        }
+        Ok(intake.outcome)
     }
 
     /// Update of a post-like object (Updates of actors are the inbox's). Only the
@@ -749,9 +787,34 @@ fn on_server(ours: &Url, url: &Url) -> bool {
     same_host && (url.port() == ours.port() || url.scheme() != ours.scheme())
 }
 
+impl<'a> Run<'a> {
+    /// The federation context the run works in.
+    pub(crate) fn federation(&self) -> &'a Federation {
+        self.federation
+    }
+}
+
 impl Run<'_> {
-    fn is_local(&self, url: &Url) -> bool {
+    pub(crate) fn is_local(&self, url: &Url) -> bool {
         is_local_url(self.federation, url)
+    }
+
+    /// Requests left in the budget.
+    pub(crate) fn fetches_left(&self) -> usize {
+        self.fetches_left
+    }
+
+    /// Lets the next steps make at most `cap` of the requests left; returns what to give
+    /// back to [`Run::uncap_budget`] afterwards.
+    pub(crate) fn cap_budget(&mut self, cap: usize) -> usize {
+        let withheld = self.fetches_left.saturating_sub(cap);
+        self.fetches_left -= withheld;
+        withheld
+    }
+
+    /// Gives back what [`Run::cap_budget`] withheld.
+    pub(crate) fn uncap_budget(&mut self, withheld: usize) {
+        self.fetches_left += withheld;
     }
 
     /// Whether the actor, or its domain, is blocked.
@@ -775,18 +838,40 @@ impl Run<'_> {
     /// GETs a remote document (signed), within the budget, never from our own host nor
     /// from a blocked domain (refused before any request).
     async fn fetch_document(&mut self, url: &Url) -> Result<Result<Value, Outcome>, IntakeError> {
+        Ok(match self.fetch_document_checked(url).await? {
+            Ok(document) => Ok(document),
+            Err(FetchFailure::Refused(why)) => Err(why),
+            Err(FetchFailure::Gone) => Err("dropped: the object is gone"),
+            Err(FetchFailure::Failed(err)) => {
+                tracing::info!(object = %url, error = %err, "inbox: fetching an object failed");
+                Err("dropped: the object could not be fetched")
+            }
+        })
+    }
+
+    /// [`Run::fetch_document`], telling why a fetch failed (checklist F11).
+    pub(crate) async fn fetch_document_checked(
+        &mut self,
+        url: &Url,
+    ) -> Result<Result<Value, FetchFailure>, IntakeError> {
         if self.is_local(url) {
-            return Ok(Err("dropped: a local object is never fetched"));
+            return Ok(Err(FetchFailure::Refused(
+                "dropped: a local object is never fetched",
+            )));
         }
         let Some(host) = delivery_host(url.as_str()) else {
-            return Ok(Err("dropped: an object id without a host"));
+            return Ok(Err(FetchFailure::Refused(
+                "dropped: an object id without a host",
+            )));
         };
         if self.federation.store().is_blocked(None, &host).await? {
-            return Ok(Err("dropped: the object's domain is blocked"));
+            return Ok(Err(FetchFailure::Refused(
+                "dropped: the object's domain is blocked",
+            )));
         }
         if !self.spend() {
             tracing::info!(object = %url, "inbox: fetch budget spent");
-            return Ok(Err("dropped: fetch budget spent"));
+            return Ok(Err(FetchFailure::Refused("dropped: fetch budget spent")));
         }
         let signer = self.intake.signer(self.federation).await?;
         let allow_private = self.federation.settings().allow_private_addresses;
@@ -799,11 +884,8 @@ impl Run<'_> {
         .await
         {
             Ok(document) => Ok(Ok(document)),
-            Err(HttpClientError::Gone) => Ok(Err("dropped: the object is gone")),
-            Err(err) => {
-                tracing::info!(object = %url, error = %err, "inbox: fetching an object failed");
-                Ok(Err("dropped: the object could not be fetched"))
-            }
+            Err(HttpClientError::Gone) => Ok(Err(FetchFailure::Gone)),
+            Err(err) => Ok(Err(FetchFailure::Failed(err))),
         }
     }
 
@@ -813,23 +895,7 @@ impl Run<'_> {
             Ok(document) => document,
             Err(why) => return Ok(Err(why)),
         };
-        let Ok(note) = Note::deserialize(&document) else {
-            return Ok(Err(
-                "dropped: the object is not a Note, Article, Page or Question",
-            ));
-        };
-        let Ok(id) = Url::parse(&note.id) else {
-            return Ok(Err("dropped: the object's id is not a URL"));
-        };
-        let author_on_origin = note
-            .attributed_to
-            .as_deref()
-            .and_then(|author| Url::parse(author).ok())
-            .is_some_and(|author| same_host(&author, &id));
-        if !author_on_origin {
-            return Ok(Err("dropped: the object's author is not on its server"));
-        }
-        Ok(Ok(note))
+        Ok(note_from_origin(&document))
     }
 
     /// The object of a Create or Update as far as we may believe it: embedded, when it
@@ -861,7 +927,10 @@ impl Run<'_> {
     }
 
     /// The stored actor `id`, else fetched (within the budget).
-    async fn author(&mut self, id: Option<&str>) -> Result<Option<RemoteActor>, IntakeError> {
+    pub(crate) async fn author(
+        &mut self,
+        id: Option<&str>,
+    ) -> Result<Option<RemoteActor>, IntakeError> {
         let Some(url) = id.and_then(|id| Url::parse(id).ok()) else {
             return Ok(None);
         };
@@ -1025,11 +1094,25 @@ impl Run<'_> {
         note: Note,
         author: RemoteActor,
     ) -> Result<Outcome, IntakeError> {
+        Ok(self.intake_reply_with(note, author).await?.outcome)
+    }
+
+    /// [`Run::intake_reply`], telling whether the reply is new: the one path of a reply
+    /// into the store, for the inbox and for the backfill (`crate::backfill`).
+    pub(crate) async fn intake_reply_with(
+        &mut self,
+        note: Note,
+        author: RemoteActor,
+    ) -> Result<ReplyIntake, IntakeError> {
+        let refused = |outcome: Outcome| ReplyIntake {
+            outcome,
+            created: false,
+        };
         let Some(first_parent) = note.in_reply_to.clone() else {
-            return Ok("ignored: not a reply");
+            return Ok(refused("ignored: not a reply"));
         };
         if self.is_blocked(&author).await? {
-            return Ok("dropped: the author or its domain is blocked");
+            return Ok(refused("dropped: the author or its domain is blocked"));
         }
         // Walk up until something we hold; `ancestors` are nearest first.
         let mut ancestors: Vec<Note> = Vec::new();
@@ -1038,23 +1121,25 @@ impl Run<'_> {
         let mut parent = loop {
             let Some(parent_id) = next.take() else {
                 tracing::info!(object = %note.id, "inbox: a reply whose thread does not start at one of our posts");
-                return Ok("dropped: the thread does not reach one of our posts");
+                return Ok(refused(
+                    "dropped: the thread does not reach one of our posts",
+                ));
             };
             match self.place_of(&parent_id).await? {
                 Place::Found(parent) => break parent,
-                Place::Refused(why) => return Ok(why),
+                Place::Refused(why) => return Ok(refused(why)),
                 Place::Unknown => {}
             }
             if ancestors.len() >= MAX_ANCESTOR_DEPTH {
                 tracing::info!(object = %note.id, "inbox: a thread deeper than the limit");
-                return Ok("dropped: the thread is too deep above the reply");
+                return Ok(refused("dropped: the thread is too deep above the reply"));
             }
             if !visited.insert(parent_id.clone()) {
                 tracing::info!(object = %note.id, "inbox: a thread that loops");
-                return Ok("dropped: the thread loops");
+                return Ok(refused("dropped: the thread loops"));
             }
             let Ok(url) = Url::parse(&parent_id) else {
-                return Ok("dropped: inReplyTo is not a URL");
+                return Ok(refused("dropped: inReplyTo is not a URL"));
             };
             match self.fetch_note(&url).await? {
                 Ok(ancestor) => {
@@ -1064,22 +1149,27 @@ impl Run<'_> {
                 Err(why) => {
                     tracing::info!(object = %note.id, ancestor = %url, reason = why,
                         "inbox: an ancestor of a reply could not be had");
-                    return Ok("dropped: an ancestor of the reply could not be fetched");
+                    return Ok(refused(
+                        "dropped: an ancestor of the reply could not be fetched",
+                    ));
                 }
             }
         };
         for ancestor in ancestors.into_iter().rev() {
             let Some(ancestor_author) = self.author(ancestor.attributed_to.as_deref()).await?
             else {
-                return Ok("dropped: the author of an ancestor could not be fetched");
+                return Ok(refused(
+                    "dropped: the author of an ancestor could not be fetched",
+                ));
             };
             match self.store(&ancestor, &ancestor_author, &parent).await? {
-                Stored::Comment(comment, _) => parent = Parent::Comment(comment),
-                Stored::Refused(why) => return Ok(why),
+                Stored::Comment(comment, _, _) => parent = Parent::Comment(comment),
+                Stored::Refused(why) => return Ok(refused(why)),
             }
         }
         Ok(match self.store(&note, &author, &parent).await? {
-            Stored::Comment(_, outcome) | Stored::Refused(outcome) => outcome,
+            Stored::Comment(_, outcome, created) => ReplyIntake { outcome, created },
+            Stored::Refused(outcome) => refused(outcome),
         })
     }
 
@@ -1118,12 +1208,16 @@ impl Run<'_> {
             Err(err) => return drop_unless_transient(err).map(Stored::Refused),
         };
         Ok(match outcome {
-            UpsertOutcome::Created(comment) => Stored::Comment(Box::new(comment), "comment stored"),
-            UpsertOutcome::Updated(comment) => {
-                Stored::Comment(Box::new(comment), "comment stored again with new content")
+            UpsertOutcome::Created(comment) => {
+                Stored::Comment(Box::new(comment), "comment stored", true)
             }
+            UpsertOutcome::Updated(comment) => Stored::Comment(
+                Box::new(comment),
+                "comment stored again with new content",
+                false,
+            ),
             UpsertOutcome::Unchanged(comment) => {
-                Stored::Comment(Box::new(comment), "comment already stored")
+                Stored::Comment(Box::new(comment), "comment already stored", false)
             }
             UpsertOutcome::Tombstoned => Stored::Refused("dropped: the object was deleted before"),
             UpsertOutcome::NotOwner => {
@@ -1131,6 +1225,26 @@ impl Run<'_> {
             }
         })
     }
+}
+
+/// The Note in a document fetched from its origin (by its id); its author must live on
+/// its server (P3).
+pub(crate) fn note_from_origin(document: &Value) -> Result<Note, Outcome> {
+    let Ok(note) = Note::deserialize(document) else {
+        return Err("dropped: the object is not a Note, Article, Page or Question");
+    };
+    let Ok(id) = Url::parse(&note.id) else {
+        return Err("dropped: the object's id is not a URL");
+    };
+    let author_on_origin = note
+        .attributed_to
+        .as_deref()
+        .and_then(|author| Url::parse(author).ok())
+        .is_some_and(|author| same_host(&author, &id));
+    if !author_on_origin {
+        return Err("dropped: the object's author is not on its server");
+    }
+    Ok(note)
 }
 
 /// Where a reply under `post` may go: only published posts with comments open (P9).

@@ -55,6 +55,9 @@ struct Inner {
     /// How readers' comments from the post page's form are taken (the web layer reads
     /// it from here).
     local_comments: RwLock<LocalComments>,
+    /// Where [`Federation::request_backfill`] sends: the bounded queue of the backfill
+    /// worker (`crate::backfill`), when one runs.
+    backfill_queue: Mutex<Option<tokio::sync::mpsc::Sender<String>>>,
 }
 
 /// The federation context.
@@ -100,6 +103,7 @@ impl Federation {
                 comments_moderation: RwLock::new(CommentsModeration::default()),
                 comments_close_after_days: RwLock::new(0),
                 local_comments: RwLock::new(LocalComments::default()),
+                backfill_queue: Mutex::new(None),
             }),
         }
     }
@@ -197,6 +201,32 @@ impl Federation {
     /// the admin UI leaves at once instead of at the worker's next poll.
     pub fn wake_delivery_worker(&self) {
         self.inner.delivery_wakeup.notify_one();
+    }
+
+    /// Connects [`Federation::request_backfill`] to a backfill worker's queue
+    /// (`crate::backfill::BackfillWorker` does it when it starts).
+    pub fn set_backfill_queue(&self, queue: tokio::sync::mpsc::Sender<String>) {
+        if let Ok(mut slot) = self.inner.backfill_queue.lock() {
+            *slot = Some(queue);
+        }
+    }
+
+    /// Asks the backfill worker, if one runs, to complete the thread of the remote
+    /// comment `ap_id` soon. Never waits: when the queue is full the request is dropped
+    /// (the periodic backfill comes by later).
+    pub fn request_backfill(&self, ap_id: &str) {
+        let Some(queue) = self
+            .inner
+            .backfill_queue
+            .lock()
+            .ok()
+            .and_then(|slot| slot.clone())
+        else {
+            return;
+        };
+        if let Err(err) = queue.try_send(ap_id.to_owned()) {
+            tracing::debug!(comment = %ap_id, error = %err, "backfill request dropped");
+        }
     }
 
     /// The key pair of one of our actors, generated and stored on first use. Two

@@ -7,6 +7,7 @@
 pub mod actors;
 pub mod author_replies;
 pub mod authoring;
+pub mod backfill;
 pub mod comment_notes;
 pub mod comments;
 pub mod content;

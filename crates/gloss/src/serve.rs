@@ -3,10 +3,11 @@
 //!
 //! ```text
 //!  SIGINT/SIGTERM ──> shutdown_signal ──> watch channel (stop = true)
-//!                                            │            │
-//!                           axum graceful shutdown    housekeeping task
-//!                           (finish open requests,     (stops purging
-//!                            at most SHUTDOWN_GRACE)    expired sessions)
+//!                                            │            │              │
+//!                           axum graceful shutdown    housekeeping   delivery worker,
+//!                           (finish open requests,    task (stops    backfill worker
+//!                            at most SHUTDOWN_GRACE)  purging        (inbox requests and
+//!                                                     sessions)      every 30 min; stops)
 //! ```
 
 use crate::Failure;
@@ -98,6 +99,7 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
     federation.set_comments_close_after_days(settings.comments_close_after_days);
     federation.set_local_comments(settings.comments_local);
     let delivery_federation = federation.clone();
+    let backfill_federation = federation.clone();
     let state = AppState::new(
         Arc::clone(&store),
         WebConfig {
@@ -131,6 +133,14 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
     // other processes on the same database.
     let delivery =
         gloss_federation::delivery::DeliveryWorker::spawn(delivery_federation, stop.clone());
+    // Completes threads: replies to replies that never reached our inbox, read from the
+    // originals' replies and context collections, after each new comment and every 30
+    // minutes for recent posts, within request budgets.
+    let backfill = gloss_federation::backfill::BackfillWorker::spawn(
+        backfill_federation,
+        gloss_federation::backfill::BackfillLimits::default(),
+        stop.clone(),
+    );
 
     tracing::info!(
         "Gloss is listening on http://{address} (public URL {})",
@@ -152,6 +162,9 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
     housekeeping.abort();
     if let Err(err) = delivery.await {
         tracing::warn!("the delivery worker ended abnormally: {err}");
+    }
+    if let Err(err) = backfill.await {
+        tracing::warn!("the backfill worker ended abnormally: {err}");
     }
     tracing::info!("Gloss stopped");
     Ok(())

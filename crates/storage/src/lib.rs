@@ -5,6 +5,7 @@
 //! templates or ActivityPub crates. The engine is chosen at start-up from the database
 //! URL by [`connect`]; only the binary and tests call it.
 
+mod backfill_util;
 pub mod discussion_model;
 mod discussion_util;
 pub mod error;

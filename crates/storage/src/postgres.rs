@@ -6,6 +6,7 @@
 //!
 //! This file and `sqlite.rs` are kept line for line alike; compare them with `diff`.
 
+use crate::backfill_util;
 use crate::discussion_model::{
     Block, BlockKind, CommentRevision, DeleteOutcome, EditOutcome, Flag, FlagId, LocalAuthorReply,
     LocalReplyEdit, ModerationDecider, ModerationDecision, NewFlag, NewReaction, PostReactions,
@@ -1350,5 +1351,38 @@ impl Store for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(published.flatten())
+    }
+
+    // ---- fediverse discussion: thread backfill ----
+
+    async fn claim_comment_backfill(
+        &self,
+        ap_id: &str,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(backfill_util::sql::CLAIM_COMMENT_BACKFILL)
+            .bind(ap_id)
+            .bind(util::db_time(now))
+            .bind(util::db_time(not_before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn comments_due_for_backfill(
+        &self,
+        since: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar::<_, String>(backfill_util::sql::COMMENTS_DUE_FOR_BACKFILL)
+                .bind(util::db_time(since))
+                .bind(util::db_time(not_before))
+                .bind(limit.max(0))
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }

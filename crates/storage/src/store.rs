@@ -483,4 +483,29 @@ pub trait Store: Send + Sync + 'static {
     /// The creation time stored by [`Store::set_remote_actor_published`], if any: the
     /// moderation rules hold replies from accounts younger than 30 days.
     async fn remote_actor_published(&self, actor: RemoteActorId) -> Result<Option<DateTime<Utc>>>;
+
+    // ---- fediverse discussion: thread backfill ----
+
+    /// Called before the `replies` and `context` collections of the remote comment
+    /// `ap_id` are read (after a reply arrived, and by the periodic backfill): records
+    /// `now` as its last backfill and returns `true`, unless it was backfilled at or
+    /// after `not_before` (then `false`, nothing changes). Of several processes asking at
+    /// once, one gets `true`. The id need not be a stored comment.
+    async fn claim_comment_backfill(
+        &self,
+        ap_id: &str,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Called by the periodic backfill: the ap ids of live public or unlisted remote
+    /// comments (not spam, hidden or by a blocked author) on published posts published at
+    /// or after `since`, or which got a comment since then, that were not backfilled at
+    /// or after `not_before`; never backfilled first, then the least recently
+    /// backfilled; at most `limit`.
+    async fn comments_due_for_backfill(
+        &self,
+        since: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<String>>;
 }
