@@ -376,6 +376,16 @@ impl Setup {
         assert_eq!(status, StatusCode::ACCEPTED, "{activity}");
     }
 
+    async fn get_json(&self, path: &str) -> Value {
+        let request = Request::get(path)
+            .header(header::ACCEPT, "application/activity+json")
+            .body(Body::empty())
+            .unwrap();
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
     /// A public note by `author` at `{base}/notes/{name}`, replying to `in_reply_to`.
     fn note(&self, name: &str, author: &str, in_reply_to: &str, content: &str) -> Value {
         note_on(&self.remote, name, author, in_reply_to, content)
@@ -969,6 +979,146 @@ async fn m7_an_operator_delete_or_spam_mark_survives_replays_updates_and_refetch
     }
 }
 
+// =======================================================================================
+// P2, P6, P9: what comments_intake.rs leaves out
+// =======================================================================================
+
+async fn p2_remote_updates_and_deletes_of_our_actors_are_refused(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let urls = s.federation.urls();
+    for (n, target) in [urls.blog_actor(), urls.author_actor("ana")]
+        .into_iter()
+        .enumerate()
+    {
+        let forged = json!({"id": target, "type": "Person", "name": "pwned",
+                            "inbox": s.remote.url("/evil/inbox")});
+        s.post(
+            &s.activity("Update", "mallory", &format!("u{n}"), forged),
+            "mallory",
+        )
+        .await;
+        s.post(
+            &s.activity("Delete", "mallory", &format!("d{n}"), json!(target)),
+            "mallory",
+        )
+        .await;
+        s.post(
+            &s.activity(
+                "Delete",
+                "mallory",
+                &format!("t{n}"),
+                json!({"id": target, "type": "Tombstone"}),
+            ),
+            "mallory",
+        )
+        .await;
+        assert!(
+            !s.store().tombstone_exists(&target).await.unwrap(),
+            "{target}"
+        );
+        if target != urls.blog_actor() {
+            continue; // an author's document is served by the web layer: see below
+        }
+        let path = Url::parse(&target).unwrap().path().to_owned();
+        let document = s.get_json(&path).await;
+        assert_eq!(document["id"], json!(target));
+        assert_ne!(document["name"], "pwned", "{target}");
+        assert!(!document.to_string().contains("/evil/inbox"), "{target}");
+    }
+    let ana = s.store().author_by_username("ana").await.unwrap().unwrap();
+    assert_eq!(ana.display_name, "Ana");
+    assert_eq!(s.remote.all_gets(), 1, "only mallory's actor was fetched");
+}
+
+async fn p6_one_activity_through_every_inbox_is_one_comment(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let note = s.note("1", "alice", &post_url(), "<p>Hi</p>");
+    let body = s.create(&note).to_string();
+    for path in [
+        "/inbox",
+        "/blog/inbox",
+        "/authors/ana/inbox",
+        "/instance/inbox",
+    ] {
+        let request = signed_request(
+            path,
+            body.clone().into_bytes(),
+            &format!("{}#main-key", s.remote.actor("alice")),
+            &keys()[0].private_key,
+        );
+        let (status, answer) = s.send(request).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{path}: {answer}");
+    }
+    assert_eq!(s.all_comments().await.len(), 1);
+    let comment = s.comment(&note["id"]).await.unwrap();
+    assert_eq!(
+        s.store()
+            .moderation_history(comment.id)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "decided once"
+    );
+}
+
+async fn p9_replies_to_deleted_or_draft_posts_and_removed_comments_are_not_published(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let draft = |slug: &str, status: PostStatus| PostDraft {
+        author_id: s.author.id,
+        title: slug.into(),
+        slug: slug.into(),
+        source: "x".into(),
+        content_html: "<p>x</p>".into(),
+        summary: None,
+        tags: vec![],
+        status,
+        origin: PostOrigin::Local,
+        published_at: Utc::now(),
+        import_key: None,
+    };
+    let gone = s
+        .store()
+        .create_post(draft("gone", PostStatus::Published), Vec::new())
+        .await
+        .unwrap();
+    s.store().delete_post(gone.id, Vec::new()).await.unwrap();
+    s.store()
+        .create_post(draft("unpublished", PostStatus::Draft), Vec::new())
+        .await
+        .unwrap();
+    for (n, slug) in ["gone", "unpublished"].into_iter().enumerate() {
+        let note = s.note(
+            &format!("p{n}"),
+            "alice",
+            &format!("{OUR_BASE}/posts/{slug}"),
+            "<p>Hi</p>",
+        );
+        s.post(&s.create(&note), "alice").await;
+        assert!(s.comment(&note["id"]).await.is_none(), "{slug}");
+    }
+
+    // Under a comment the operator marked spam: stored, not published.
+    let spam = s.note("s", "bob", &post_url(), "<p>Spam</p>");
+    s.post(&s.create(&spam), "bob").await;
+    let spam_id = s.comment(&spam["id"]).await.unwrap().id;
+    s.store()
+        .set_comment_moderation_with_reason(
+            spam_id,
+            Moderation::Spam,
+            "Marked as spam by the author",
+            ModerationDecider::Author(s.author.id),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let reply = s.note("r", "alice", spam["id"].as_str().unwrap(), "<p>Re</p>");
+    s.post(&s.create(&reply), "alice").await;
+    let reply = s.comment(&reply["id"]).await.unwrap();
+    assert_eq!(reply.moderation, Moderation::Pending);
+    assert!(s.public_comments().await.is_empty());
+}
+
 on_both_engines! {
     c3_c4_escaped_text_and_markup_in_plain_fields_are_stored_as_text =>
         sqlite_c3_c4_escaped_text_and_markup_in_plain_fields_are_stored_as_text,
@@ -997,4 +1147,13 @@ on_both_engines! {
     m7_an_operator_delete_or_spam_mark_survives_replays_updates_and_refetches =>
         sqlite_m7_an_operator_delete_or_spam_mark_survives_replays_updates_and_refetches,
         postgres_m7_an_operator_delete_or_spam_mark_survives_replays_updates_and_refetches;
+    p2_remote_updates_and_deletes_of_our_actors_are_refused =>
+        sqlite_p2_remote_updates_and_deletes_of_our_actors_are_refused,
+        postgres_p2_remote_updates_and_deletes_of_our_actors_are_refused;
+    p6_one_activity_through_every_inbox_is_one_comment =>
+        sqlite_p6_one_activity_through_every_inbox_is_one_comment,
+        postgres_p6_one_activity_through_every_inbox_is_one_comment;
+    p9_replies_to_deleted_or_draft_posts_and_removed_comments_are_not_published =>
+        sqlite_p9_replies_to_deleted_or_draft_posts_and_removed_comments_are_not_published,
+        postgres_p9_replies_to_deleted_or_draft_posts_and_removed_comments_are_not_published;
 }
