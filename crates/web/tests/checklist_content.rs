@@ -286,7 +286,7 @@ fn shows_as_text(html: &str, text: &str) -> bool {
 // =======================================================================================
 
 /// What a hostile commenter controls, as the inbox stores it (plain text, unchanged).
-const DISPLAY_NAME: &str = "&lt;script&gt;alert(1)&lt;/script&gt; <b>Eve</b>";
+const DISPLAY_NAME: &str = "&lt;script&gt;alert(1)&lt;/script&gt; <b>Eve</b> \u{202e}gnp.exe";
 const USERNAME: &str = "<script>alert(2)</script>";
 const CONTENT_WARNING: &str = "&lt;img src=x onerror=alert(3)&gt; <i>cw</i>";
 const ALT_TEXT: &str = "&lt;script&gt;alert(4)&lt;/script&gt; <img src=x onerror=alert(5)>";
@@ -356,8 +356,14 @@ async fn c3_c4_plain_text_is_escaped_on_the_page_in_the_feed_and_in_the_admin(db
         page.contains(CONTENT_HTML),
         "sanitized HTML shown as is: {page}"
     );
+    // Names and warnings are isolated (C8), so a right-to-left override stays inside.
     assert!(
         page.contains("<bdi>&amp;lt;script") || page.contains("<bdi>&#38;lt;script"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<bdi class=\"p-summary\">&amp;lt;img")
+            || page.contains("<bdi class=\"p-summary\">&#38;lt;img"),
         "{page}"
     );
 
