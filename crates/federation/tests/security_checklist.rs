@@ -1,6 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Items S1-S14, F1-F8 and Q1-Q9 of `../shared/security-checklist.md`: where each one is
-//! shown, and the tests that were missing. One line per item: ID → test(s) → notes.
+//! Items S1-S14, F1-F8, Q1-Q9, C1-C13, P1-P13 and M1-M7 of
+//! `../shared/security-checklist.md`: where each one is shown, and the tests that were
+//! missing (those of C, P and M are in tests/checklist_comments.rs and
+//! crates/web/tests/checklist_content.rs). One line per item: ID → test(s) → notes.
 //! Paths are relative to `crates/federation/` unless they say otherwise; `sc` is this
 //! file; `{sqlite,postgres}` means one test per engine.
 //!
@@ -177,6 +179,186 @@
 //! - Q9 → sc::q9_each_attempt_is_signed_with_a_fresh_date_{sqlite,postgres} → two attempts
 //!   of one delivery carry different `Date` and `Signature` headers, the second later, and
 //!   both verify with the sender's key.
+//!
+//! # C: content
+//! Here `cc` is tests/checklist_comments.rs, `ci` tests/comments_intake.rs and `web/x`
+//! crates/web/tests/x.rs; the `cc`, `ci` and web checklist_content tests run once per
+//! engine (`{sqlite,postgres}_` prefix), the other web tests on SQLite.
+//! - C1 → src/content.rs::tests::comment_html_neutralizes_the_c1_vectors;
+//!   ci::hostile_content_is_sanitized_before_it_is_stored → `<script>`, `onerror`,
+//!   `onload`, `<iframe>`, `<style>`, `javascript:` (any case, entity-encoded colon),
+//!   `data:` removed; ` https://…` (leading space) kept; every kept link gets
+//!   `rel="nofollow noopener noreferrer ugc"`; the same through the signed inbox.
+//! - C2 → src/content.rs::tests::comment_html_survives_the_c2_mutation_vectors and the
+//!   proptest sanitizing_is_idempotent_and_leaves_nothing_active; ci::hostile_content_is_sanitized_before_it_is_stored
+//!   → the mXSS vectors (math/mglyph/style, svg foreignObject, noscript title,
+//!   annotation-xml) are safe after re-parsing with html5ever, and clean(clean(x)) ==
+//!   clean(x), also for arbitrary mixes of the vectors.
+//! - C3 → cc::c3_c4_escaped_text_and_markup_in_plain_fields_are_stored_as_text;
+//!   web/checklist_content::c3_c4_plain_text_is_escaped_on_the_page_in_the_feed_and_in_the_admin;
+//!   src/content.rs::tests::plain_text_keeps_markup_as_text_and_drops_controls →
+//!   `&lt;script&gt;` in an actor's `name`, an Article's `name`, a `summary` or an
+//!   attachment's `name` is stored as that text, never decoded; pages and the admin UI
+//!   escape it once more (the reader sees `&lt;script&gt;`), the Atom feed carries it
+//!   exactly, and escaped text inside HTML `content` stays escaped. Gloss shows no link
+//!   preview titles (no previews are fetched).
+//! - C4 → cc::c3_c4_escaped_text_and_markup_in_plain_fields_are_stored_as_text;
+//!   web/checklist_content::c3_c4_plain_text_is_escaped_on_the_page_in_the_feed_and_in_the_admin;
+//!   web/pages::hostile_commenter_names_and_urls_are_escaped (attributes);
+//!   web/comments_display::hostile_content_warnings_and_descriptions_are_escaped;
+//!   web/feeds::hostile_text_is_escaped_and_the_feed_still_parses;
+//!   web/moderation::hostile_remote_text_is_escaped_in_the_admin → display name,
+//!   username (shown as the handle in the admin UI), attachment name and content warning
+//!   are escaped in the page body and in attributes (`href`, `src`, `alt`), in Atom and in
+//!   the admin queue, comment page and list; a hashtag's markup is sanitized with the
+//!   content, and the `tag` array's names are never shown. Behaviour choice: Gloss has no
+//!   `<script type=application/json>` context and sends no email, so those contexts do
+//!   not exist.
+//! - C5 → src/content.rs::tests::huge_and_deeply_nested_comment_html_is_cut_before_sanitizing;
+//!   ci::hostile_content_is_sanitized_before_it_is_stored → `<b>` × 100 000 and 5 MB of
+//!   content are cut to 64 KB (`MAX_COMMENT_INPUT`) before parsing, output ≤ 64 KB and
+//!   idempotent; the inbox path stores ≤ 64 KB. The time budget is the input cap (no
+//!   timing is asserted); templates print the sanitized HTML flat, without recursion.
+//! - C6 → cc::c6_json_nested_10000_deep_gets_400_and_nothing_is_stored;
+//!   src/protocol/activities.rs::tests::deeply_nested_json_is_refused → unsigned: 401
+//!   before the body is parsed (the signature is verified first, see src/inbox.rs);
+//!   signed: `[[[…]]]` 10 000 deep, or nested inside a valid Create, gets 400 `Invalid
+//!   JSON (line, column)` from serde_json's recursion limit (never `unbounded_depth`); a
+//!   fetched Note nested as deep is dropped (202); nothing stored, no crash.
+//! - C7 → cc::c7_huge_recipient_tag_and_attachment_lists_stay_bounded → 100 000 `cc`
+//!   entries (compact, within 1 MB): accepted, visibility read correctly; 10 000 Mention
+//!   tags: accepted, none fetched, none stored; 1 000 attachments: the first 4 kept
+//!   (`MAX_COMMENT_ATTACHMENTS`); 200 000 entries (2.4 MB): 413 before verification.
+//!   Behaviour choice: arrays are bounded by the 1 MB body limit and read once; nothing
+//!   of `to`/`cc`/`tag` is stored beyond the visibility and ≤ 50 emoji shortcodes, and
+//!   recipients are not truncated (a cap could drop `Public` and mis-file a public reply).
+//! - C8 → ci::hostile_content_is_sanitized_before_it_is_stored (NUL in content, summary
+//!   and alt text stripped, on PostgreSQL too: no 500);
+//!   web/checklist_content::c3_c4_plain_text_is_escaped_on_the_page_in_the_feed_and_in_the_admin
+//!   and web/comments_display::hostile_content_warnings_and_descriptions_are_escaped
+//!   (names, warnings and descriptions inside `<bdi>`, U+202E included);
+//!   src/content.rs::tests::plain_text_keeps_markup_as_text_and_drops_controls.
+//!   Behaviour choices: zero-width characters are kept (isolated like any text); hosts
+//!   are kept in punycode by construction (the url crate, and `block_domain`: crates/storage
+//!   src/discussion_model.rs tests), so an IDN host is shown as `xn--…`.
+//! - C9 → cc::c9_invalid_utf8_lone_surrogates_and_a_bom_get_400 → invalid UTF-8, a
+//!   surrogate encoded as UTF-8, `\ud800`, `\udc00`, `\ud800\u0041` in a field Gloss
+//!   reads, and a leading BOM: 400, nothing stored; the same activity well-formed is then
+//!   received. Behaviour choice: a lone surrogate in a field Gloss never reads is skipped
+//!   unread by serde_json (202; JavaScript servers emit them), and nothing of it is kept.
+//! - C10 → cc::c10_type_confusion_through_the_inbox_is_lenient_or_400_never_500;
+//!   tests/fixtures_corpus.rs::every_corpus_activity_is_answered_202_and_replies_to_our_post_are_stored;
+//!   tests/protocol_fixtures.rs::every_note_like_object_in_the_corpus_parses,
+//!   every_actor_in_the_corpus_parses; src/protocol/note.rs::tests::content_falls_back_to_the_content_map
+//!   → through the inbox, `content` as an array or a map, only `contentMap`, `to` as a
+//!   string, a garbage `published` and `actor` as an object are read leniently and
+//!   stored; `id: null` (object or activity): 400 or ignored; never a 500.
+//! - C11 → cc::c11_unsupported_schemes_and_relative_links_are_dropped;
+//!   src/content.rs::tests::comment_html_neutralizes_the_c1_vectors,
+//!   attachments_are_http_links_with_plain_descriptions;
+//!   web/comments_display::attachments_are_links_with_their_alt_text_never_inline_images
+//!   → `mailto:`, `ftp:`, `/relative`, `../up`, `//evil` hrefs dropped (their text kept),
+//!   only the https link keeps an `href`; such attachment URLs dropped; `<img>` removed.
+//!   Behaviour choice: relative URLs are dropped, not resolved; remote media are shown as
+//!   links, never inline (no proxy).
+//! - C12 → web/checklist_content::c12_login_redirects_only_to_local_paths;
+//!   web/admin::login_comes_back_to_next_but_never_to_another_site → the admin login's
+//!   `next` (the only redirect target a request chooses) goes to `/admin` for `//`,
+//!   `///`, absolute and scheme-only URLs, backslash and control-character tricks;
+//!   local paths (percent-encoded slashes included) resolve to our origin. The "reply
+//!   from your instance" redirect is being built on branch interact: its C12 test is
+//!   that developer's.
+//! - C13 → web/checklist_content::c13_every_response_carries_a_strict_content_security_policy,
+//!   the_csp_check_refuses_weaker_policies → pages, feeds, the stylesheet, 404s and the
+//!   admin UI (logged out and in) carry a CSP with `default-src 'self'`, `script-src
+//!   'self'`, `object-src 'none'`, `base-uri 'none'`, `frame-ancestors 'none'`, no
+//!   `unsafe-inline`/`unsafe-eval` anywhere (crates/web/src/security.rs; it also sets
+//!   `img-src 'self' https: data:`, `style-src 'self'`, `form-action 'self'`); our own
+//!   pages carry no `<script>`.
+//!
+//! # P: protocol abuse
+//! - P1 → ci::an_update_by_the_author_edits_and_keeps_the_revision → mallory (same host)
+//!   editing alice's comment, with or without claiming her as `attributedTo`: dropped
+//!   (202), comment unchanged, a `warn` log line (not asserted).
+//! - P2 → ci::remote_updates_and_deletes_of_our_post_are_refused,
+//!   a_delete_leaves_a_tombstone_that_a_replayed_create_cannot_pass;
+//!   cc::p2_remote_updates_and_deletes_of_our_actors_are_refused → Update/Delete/Create
+//!   of our post, Update/Delete of the blog or an author actor, Delete of another actor's
+//!   comment: dropped; nothing changed, no tombstone for our ids, nothing fetched.
+//! - P3 → ci::an_object_the_sender_may_not_vouch_for_is_refetched_or_dropped → an object
+//!   attributed to someone else or on another host is refetched from its origin (the
+//!   origin's copy wins, under its real author) or dropped when the origin lacks it.
+//! - P4 → ci::an_update_before_the_create_is_taken_from_the_origin → stored as a Create
+//!   from the origin's copy, never the embedded one.
+//! - P5 → ci::a_delete_before_the_create_keeps_the_object_out,
+//!   a_delete_leaves_a_tombstone_that_a_replayed_create_cannot_pass → tombstone kept
+//!   (permanently); later Create/Update refused.
+//! - P6 → ci::a_reply_to_a_post_is_published_when_moderation_is_open;
+//!   cc::p6_one_activity_through_every_inbox_is_one_comment; tests/inbox.rs::s7_a_replayed_request_is_handled_once
+//!   → the same activity twice, the same object under another activity id, and one
+//!   activity to the shared, blog, author and instance inboxes: one comment, decided once.
+//! - P7 → ci::likes_and_boosts_are_counted_and_undone_only_by_their_actor → Undo of
+//!   another actor's Like (embedded, by id, or re-attributed): dropped, counts unchanged.
+//! - P8 → ci::followers_only_and_direct_replies_are_kept_private;
+//!   web/comments_display::followers_only_and_direct_replies_are_never_shown_or_counted
+//!   → followers-only and direct replies held privately (admin only), never in pages,
+//!   feeds, counts or the replies collection; `Public`, `as:Public` recognized.
+//! - P9 → ci::replies_to_closed_or_missing_posts_are_refused,
+//!   a_reply_to_a_held_comment_is_held_too;
+//!   cc::p9_replies_to_deleted_or_draft_posts_and_removed_comments_are_not_published;
+//!   cc::m7_an_operator_delete_or_spam_mark_survives_replays_updates_and_refetches (under a
+//!   deleted comment) → closed, missing, deleted or draft posts: refused (202, nothing
+//!   stored); under a held, spam or deleted comment: held.
+//! - P10 → ci::in_reply_to_our_post_in_any_spelling_lands_on_the_post → `http`/`https`,
+//!   trailing `/`, `?utm_source`, upper-case host, fragment: the post. (The post's HTML
+//!   URL is its AP id.)
+//! - P11 → cc::p11_a_move_or_alias_claiming_a_commenter_transfers_nothing → mallory's
+//!   `alsoKnownAs: [alice]`, mallory's Move of alice, and even alice's own Move: 202, the
+//!   comment stays alice's (author, name, content), mallory cannot edit or delete it; a
+//!   Move in alice's name signed by mallory: 401. Behaviour choice: Move is ignored
+//!   (Gloss follows no one, and authorship is never transferred), so the reciprocal
+//!   alias check is not needed.
+//! - P12 → ci::reports_are_recorded_for_the_admin_and_rate_limited;
+//!   cc::p12_a_report_is_queued_and_acts_on_nothing; web/moderation::reports_are_listed_and_resolved
+//!   → reports are queued for the admin (5 per reporter per hour, `FLAGS_PER_WINDOW`),
+//!   their text kept as plain text; the reported comment stays shown, nobody is blocked,
+//!   the post stays up. Behaviour choice: Gloss offers no outbound reports (the operator
+//!   blocks instead), so there is no Flag to send from the instance actor.
+//! - P13 → ci::likes_and_boosts_are_counted_and_undone_only_by_their_actor → an Announce
+//!   embedding a forged copy counts by id only; the stored comment is unchanged and
+//!   nothing is fetched (a boost needs no content).
+//!
+//! # M: spam and moderation
+//! - M1 → ci::first_time_moderation_holds_a_first_reply_until_approved;
+//!   web/comments_display::a_held_comment_appears_nowhere_until_it_is_approved;
+//!   web/moderation::the_queue_shows_held_comments_and_approving_publishes_and_logs →
+//!   held with its reason, absent from the page, feeds and counts until approved; the
+//!   author's next reply is published.
+//! - M2 → (in progress on branch mod-local). Today only the link rule exists
+//!   (ci::all_moderation_and_the_link_rule_hold_replies): it holds more than 2 links
+//!   (`links > MAX_LINKS`), where the checklist says 2 or more.
+//! - M3 → ci::a_burst_from_one_server_is_accepted_but_held → more than 30 comments per
+//!   minute from one host (`BURST_LIMIT`): still 202, held. Not done: a per-actor bucket
+//!   and an operator alert (the held comments wait in the queue).
+//! - M4 → ci::blocked_domains_and_actors_are_refused_before_any_fetch;
+//!   web/moderation::blocking_a_domain_hides_everyone_on_it_and_its_subdomains,
+//!   blocking_an_author_hides_all_their_comments_until_unblocked;
+//!   web/comments_display::blocked_authors_and_domains_disappear_and_come_back_when_unblocked;
+//!   crates/storage tests/discussion.rs::{sqlite,postgres}_blocks_refuse_actors_and_domains_with_their_subdomains
+//!   → a blocked domain gets 403 before any key fetch, a blocked actor's activities are
+//!   dropped, existing comments disappear (subdomains included). Not done: "limit"
+//!   (silence, hold instead of publish) is not a block kind.
+//! - M5 → (in progress on branch mod-local).
+//! - M6 → ci::an_update_by_the_author_edits_and_keeps_the_revision → an approved comment
+//!   edited to 3 links is held again, its earlier version kept.
+//! - M7 → cc::m7_an_operator_delete_or_spam_mark_survives_replays_updates_and_refetches
+//!   → after the operator marks one comment spam, rejects (hides) another and deletes a
+//!   third: the replayed Create, the object in a new Create and a newer Update by its
+//!   author change none of these states (the operator's decision stays the last in the
+//!   log), nothing is public, and a reply under the deleted comment fetches nothing and
+//!   does not bring it back. Behaviour choice: the local state (the row with `deleted_at`,
+//!   the spam or hidden mark) is the tombstone; nothing is federated for the operator's
+//!   decisions (they concern someone else's object).
 
 use activitypub_federation::http_signatures::{Keypair, generate_actor_keypair};
 use axum::Router;
