@@ -1065,6 +1065,9 @@ impl Run<'_> {
             .remote_actor_published(author.id)
             .await?
             .map(|published| now.signed_duration_since(published));
+        let limited = store
+            .is_domain_limited(Some(&author.ap_id), &author.host)
+            .await?;
         Ok(moderation::decide(
             self.federation.comments_moderation(),
             &Signals {
@@ -1083,6 +1086,7 @@ impl Run<'_> {
                 ),
                 account_age,
                 bot: moderation::is_bot_kind(&author.kind),
+                limited,
             },
         ))
     }

@@ -163,6 +163,9 @@ pub struct Signals<'a> {
     pub account_age: Option<TimeDelta>,
     /// The author is automated ([`is_bot_kind`]).
     pub bot: bool,
+    /// The author's domain is limited by the operator (checklist M4 "silence"): its
+    /// comments wait for approval.
+    pub limited: bool,
 }
 
 /// A moderation decision and why it was made.
@@ -226,6 +229,9 @@ pub fn decide(mode: CommentsModeration, signals: &Signals<'_>) -> Decision {
     }
     if signals.bot {
         return Decision::held("held: the author is a bot account".to_owned());
+    }
+    if signals.limited {
+        return Decision::held("held: the author's domain is limited".to_owned());
     }
     if !signals.parent_shown {
         return Decision::held("held: it replies to a comment that is not shown".to_owned());
@@ -291,6 +297,7 @@ mod tests {
             keyword: None,
             account_age: None,
             bot: false,
+            limited: false,
         }
     }
 
@@ -433,6 +440,10 @@ mod tests {
                 ..known
             },
             Signals { bot: true, ..known },
+            Signals {
+                limited: true,
+                ..known
+            },
         ] {
             for mode in [CommentsModeration::Open, CommentsModeration::FirstTime] {
                 let decision = decide(mode, &signals);

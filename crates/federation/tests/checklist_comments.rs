@@ -19,8 +19,8 @@ use gloss_federation::moderation::CommentsModeration;
 use gloss_federation::signatures::{SigningKey, sign_request};
 use gloss_federation::{inbox, routes};
 use gloss_storage::{
-    ActorKey, Comment, CommentFilter, LocalActor, Moderation, ModerationDecider, NewAuthor, Page,
-    Post, PostDraft, PostOrigin, PostStatus, Store, Visibility,
+    ActorKey, BlockKind, Comment, CommentFilter, LocalActor, Moderation, ModerationDecider,
+    NewAuthor, Page, Post, PostDraft, PostOrigin, PostStatus, Store, Visibility,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -1119,7 +1119,55 @@ async fn p9_replies_to_deleted_or_draft_posts_and_removed_comments_are_not_publi
     assert!(s.public_comments().await.is_empty());
 }
 
+async fn m4_a_limited_domain_is_held_not_refused_and_hides_nothing(db: String) {
+    let s = setup(&db, CommentsModeration::Open).await;
+    let before = s.note("before", "alice", &post_url(), "<p>Before the limit</p>");
+    s.post(&s.create(&before), "alice").await;
+    assert_eq!(
+        s.comment(&before["id"]).await.unwrap().moderation,
+        Moderation::Approved
+    );
+    let host = url::Url::parse(&s.remote.actor("alice"))
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .to_owned();
+    s.store()
+        .add_block(BlockKind::Limit, &host, "new instance", Utc::now())
+        .await
+        .unwrap();
+    let after = s.note("after", "alice", &post_url(), "<p>After the limit</p>");
+    s.post(&s.create(&after), "alice").await;
+    let held = s.comment(&after["id"]).await.unwrap();
+    assert_eq!(held.moderation, Moderation::Pending);
+    assert_eq!(
+        held.moderation_reason.as_deref(),
+        Some("held: the author's domain is limited")
+    );
+    // The earlier comment stays shown: a limit hides nothing.
+    let shown: Vec<_> = s
+        .public_comments()
+        .await
+        .into_iter()
+        .map(|c| c.ap_id)
+        .collect();
+    assert_eq!(shown, vec![before["id"].as_str().map(str::to_owned)]);
+    s.store()
+        .remove_block(BlockKind::Limit, &host)
+        .await
+        .unwrap();
+    let later = s.note("later", "alice", &post_url(), "<p>Lifted</p>");
+    s.post(&s.create(&later), "alice").await;
+    assert_eq!(
+        s.comment(&later["id"]).await.unwrap().moderation,
+        Moderation::Approved
+    );
+}
+
 on_both_engines! {
+    m4_a_limited_domain_is_held_not_refused_and_hides_nothing =>
+        sqlite_m4_a_limited_domain_is_held_not_refused_and_hides_nothing,
+        postgres_m4_a_limited_domain_is_held_not_refused_and_hides_nothing;
     c3_c4_escaped_text_and_markup_in_plain_fields_are_stored_as_text =>
         sqlite_c3_c4_escaped_text_and_markup_in_plain_fields_are_stored_as_text,
         postgres_c3_c4_escaped_text_and_markup_in_plain_fields_are_stored_as_text;

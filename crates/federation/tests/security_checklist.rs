@@ -265,9 +265,16 @@
 //!   web/admin::login_comes_back_to_next_but_never_to_another_site → the admin login's
 //!   `next` (the only redirect target a request chooses) goes to `/admin` for `//`,
 //!   `///`, absolute and scheme-only URLs, backslash and control-character tricks;
-//!   local paths (percent-encoded slashes included) resolve to our origin. The "reply
-//!   from your instance" redirect is being built on branch interact: its C12 test is
-//!   that developer's.
+//!   local paths (percent-encoded slashes included) resolve to our origin.
+//!   web/interact::only_our_own_objects_can_be_interacted_with,
+//!   templates_with_other_schemes_or_hosts_are_refused,
+//!   a_webfinger_answer_about_another_account_is_refused,
+//!   a_link_from_another_site_only_fills_in_the_form,
+//!   authorize_interaction_explains_or_leads_to_our_own_page → "reply from your
+//!   instance" redirects only to the subscribe template the reader's own server gave
+//!   (https, on the host typed), only for our own objects; a link from another site
+//!   fills in the form and redirects nowhere; `/authorize_interaction` redirects only
+//!   to our own paths.
 //! - C13 → web/checklist_content::c13_every_response_carries_a_strict_content_security_policy,
 //!   the_csp_check_refuses_weaker_policies → pages, feeds, the stylesheet, 404s and the
 //!   admin UI (logged out and in) carry a CSP with `default-src 'self'`, `script-src
@@ -322,8 +329,10 @@
 //!   cc::p12_a_report_is_queued_and_acts_on_nothing; web/moderation::reports_are_listed_and_resolved
 //!   → reports are queued for the admin (5 per reporter per hour, `FLAGS_PER_WINDOW`),
 //!   their text kept as plain text; the reported comment stays shown, nobody is blocked,
-//!   the post stays up. Behaviour choice: Gloss offers no outbound reports (the operator
-//!   blocks instead), so there is no Flag to send from the instance actor.
+//!   the post stays up. Outbound: web/moderation::an_admin_reports_a_remote_author_to_their_server_from_the_instance_actor;
+//!   src/reports.rs::tests → an admin's report is a `Flag` from the instance actor (not
+//!   the author), naming the account and the comment, queued in the outbox to the
+//!   account's server and never published (`/activities/{id}` answers 404).
 //! - P13 → ci::likes_and_boosts_are_counted_and_undone_only_by_their_actor → an Announce
 //!   embedding a forged copy counts by id only; the stored comment is unchanged and
 //!   nothing is fetched (a boost needs no content).
@@ -334,9 +343,13 @@
 //!   web/moderation::the_queue_shows_held_comments_and_approving_publishes_and_logs →
 //!   held with its reason, absent from the page, feeds and counts until approved; the
 //!   author's next reply is published.
-//! - M2 → (in progress on branch mod-local). Today only the link rule exists
-//!   (ci::all_moderation_and_the_link_rule_hold_replies): it holds more than 2 links
-//!   (`links > MAX_LINKS`), where the checklist says 2 or more.
+//! - M2 → ci::m2_new_accounts_and_bots_are_held_even_when_moderation_is_open,
+//!   ci::all_moderation_and_the_link_rule_hold_replies;
+//!   src/moderation.rs::tests::m2_new_accounts_and_bots_are_held_in_every_mode → an
+//!   account whose `published` is less than 30 days old, or a `Service`/`Application`
+//!   actor, is held in every mode (an unknown creation date is not "new"). Behaviour
+//!   choice: the link rule holds more than 2 links (`links > MAX_LINKS`), as issue 4
+//!   specifies, where the checklist says 2 or more.
 //! - M3 → ci::a_burst_from_one_server_is_accepted_but_held → more than 30 comments per
 //!   minute from one host (`BURST_LIMIT`): still 202, held. Not done: a per-actor bucket
 //!   and an operator alert (the held comments wait in the queue).
@@ -346,11 +359,20 @@
 //!   web/comments_display::blocked_authors_and_domains_disappear_and_come_back_when_unblocked;
 //!   crates/storage tests/discussion.rs::{sqlite,postgres}_blocks_refuse_actors_and_domains_with_their_subdomains
 //!   → a blocked domain gets 403 before any key fetch, a blocked actor's activities are
-//!   dropped, existing comments disappear (subdomains included). Not done: "limit"
-//!   (silence, hold instead of publish) is not a block kind.
-//! - M5 → (in progress on branch mod-local).
-//! - M6 → ci::an_update_by_the_author_edits_and_keeps_the_revision → an approved comment
-//!   edited to 3 links is held again, its earlier version kept.
+//!   dropped, existing comments disappear (subdomains included). Limit (silence):
+//!   cc::m4_a_limited_domain_is_held_not_refused_and_hides_nothing; crates/storage
+//!   tests/discussion.rs::{sqlite,postgres}_domain_limits_hold_nothing_back_by_themselves
+//!   → a limited domain's new comments are held with the reason "the author's domain is
+//!   limited", earlier ones stay shown, nothing is refused; lifting it publishes again.
+//! - M5 → ci::m5_a_disallowed_keyword_marks_a_reply_spam_until_approved;
+//!   web/local_comments::m5_a_keyword_marks_a_reader_comment_spam → a keyword from the
+//!   blog's list (Settings → Discussion) in the text, content warning, name or handle
+//!   marks the comment spam with the keyword as its reason: kept for audit, never
+//!   public, restored by approving it.
+//! - M6 → ci::an_update_by_the_author_edits_and_keeps_the_revision,
+//!   ci::m6_an_approved_reply_edited_to_carry_a_keyword_becomes_spam → an approved
+//!   comment edited to 3 links is held again, one edited to carry a keyword becomes
+//!   spam; earlier versions kept.
 //! - M7 → cc::m7_an_operator_delete_or_spam_mark_survives_replays_updates_and_refetches
 //!   → after the operator marks one comment spam, rejects (hides) another and deletes a
 //!   third: the replayed Create, the object in a new Create and a newer Update by its
