@@ -1054,6 +1054,9 @@ impl Run<'_> {
         let recent_from_host = store
             .recent_comment_count_from_host(&author.host, since)
             .await?;
+        let recent_from_actor = store
+            .recent_comment_count_by_actor(author.id, since)
+            .await?;
         let approved_by_author = store.count_approved_comments_by_actor(author.id).await?;
         // M5 on the text without markup (content warning included) and on the names the
         // author shows; M2 from the stored actor document.
@@ -1073,6 +1076,7 @@ impl Run<'_> {
             &Signals {
                 links: count_comment_links(content_html),
                 recent_from_host,
+                recent_from_actor,
                 approved_by_author,
                 parent_shown,
                 keyword: moderation::keyword_hit(

@@ -69,6 +69,11 @@ pub const BURST_WINDOW: TimeDelta = TimeDelta::minutes(1);
 /// next ones are held (checklist M3: a flood is accepted, never published).
 pub const BURST_LIMIT: i64 = 30;
 
+/// When more comments than this arrived from one actor within [`BURST_WINDOW`], the
+/// next ones are held (checklist M3's per-actor bucket: nobody writes six thoughtful
+/// replies a minute).
+pub const ACTOR_BURST_LIMIT: i64 = 5;
+
 /// Replies from accounts created more recently than this are held (Mastodon's
 /// `filter_new_accounts` notification policy uses the same 30 days).
 pub const MIN_ACCOUNT_AGE: TimeDelta = TimeDelta::days(30);
@@ -151,6 +156,8 @@ pub struct Signals<'a> {
     /// Comments received from the author's host within [`BURST_WINDOW`], this one not
     /// included.
     pub recent_from_host: i64,
+    /// Comments received from the author within [`BURST_WINDOW`], this one not included.
+    pub recent_from_actor: i64,
     /// The author's approved comments (this one included, when it is an edit).
     pub approved_by_author: i64,
     /// Whether what the comment replies to is shown to readers (the post, or a listed
@@ -216,6 +223,13 @@ pub fn decide(mode: CommentsModeration, signals: &Signals<'_>) -> Decision {
             "held: burst of {} comments from the author's server in the last minute \
              (more than {BURST_LIMIT})",
             signals.recent_from_host
+        ));
+    }
+    if signals.recent_from_actor > ACTOR_BURST_LIMIT {
+        return Decision::held(format!(
+            "held: burst of {} comments from the author in the last minute \
+             (more than {ACTOR_BURST_LIMIT})",
+            signals.recent_from_actor
         ));
     }
     if let Some(age) = signals.account_age
@@ -292,6 +306,7 @@ mod tests {
         Signals {
             links: 0,
             recent_from_host: 0,
+            recent_from_actor: 0,
             approved_by_author: 0,
             parent_shown: true,
             keyword: None,
@@ -354,6 +369,7 @@ mod tests {
             Signals { links: 3, ..known },
             Signals {
                 recent_from_host: BURST_LIMIT + 1,
+                recent_from_actor: 0,
                 ..known
             },
             Signals {
@@ -422,6 +438,31 @@ mod tests {
         assert_eq!(keyword_hit(&keywords, &["a nice post", "Ann"]), None);
         assert_eq!(keyword_hit(&[], &["casino"]), None);
         assert_eq!(keyword_hit(&["  ".to_owned()], &["anything"]), None);
+    }
+
+    #[test]
+    fn m3_a_burst_from_one_author_is_held_in_every_mode() {
+        let known = Signals {
+            approved_by_author: 5,
+            ..calm()
+        };
+        let decision = decide(
+            CommentsModeration::Open,
+            &Signals {
+                recent_from_actor: ACTOR_BURST_LIMIT + 1,
+                ..known
+            },
+        );
+        assert_eq!(decision.state, Moderation::Pending);
+        assert!(decision.reason.contains("from the author"), "{decision:?}");
+        let calm_enough = decide(
+            CommentsModeration::Open,
+            &Signals {
+                recent_from_actor: ACTOR_BURST_LIMIT,
+                ..known
+            },
+        );
+        assert_eq!(calm_enough.state, Moderation::Approved);
     }
 
     #[test]

@@ -351,8 +351,12 @@
 //!   choice: the link rule holds more than 2 links (`links > MAX_LINKS`), as issue 4
 //!   specifies, where the checklist says 2 or more.
 //! - M3 → ci::a_burst_from_one_server_is_accepted_but_held → more than 30 comments per
-//!   minute from one host (`BURST_LIMIT`): still 202, held. Not done: a per-actor bucket
-//!   and an operator alert (the held comments wait in the queue).
+//!   minute from one host (`BURST_LIMIT`): still 202, held; more than 5 per minute
+//!   from one actor (`ACTOR_BURST_LIMIT`): held
+//!   (src/moderation.rs::tests::m3_a_burst_from_one_author_is_held_in_every_mode;
+//!   crates/storage tests/discussion.rs::{sqlite,postgres}_bursts_are_counted_per_domain_by_arrival).
+//!   Behaviour choice: the operator's alert is the waiting count shown in every admin
+//!   page's navigation ("Moderation (N waiting)"); Gloss sends no email.
 //! - M4 → ci::blocked_domains_and_actors_are_refused_before_any_fetch;
 //!   web/moderation::blocking_a_domain_hides_everyone_on_it_and_its_subdomains,
 //!   blocking_an_author_hides_all_their_comments_until_unblocked;

@@ -333,6 +333,9 @@ pub(crate) mod sql {
     pub(crate) const COUNT_RECENT_FROM_DOMAIN: &str = "SELECT COUNT(*) FROM comments c \
          JOIN remote_actors ra ON ra.id = c.remote_actor_id \
          WHERE ra.domain = $1 AND c.created_at >= $2";
+    /// Comments that arrived since $2 from actor $1.
+    pub(crate) const COUNT_RECENT_BY_ACTOR: &str = "SELECT COUNT(*) FROM comments \
+         WHERE remote_actor_id = $1 AND created_at >= $2";
     pub(crate) const SET_COMMENTS_OPEN: &str = "UPDATE posts SET comments_open = $2 WHERE id = $1";
 
     // ---- blocks ----
@@ -487,6 +490,11 @@ pub(crate) trait DiscussionStatements: Send {
     ) -> Result<()>;
     async fn moderation_history(&mut self, comment: CommentId) -> Result<Vec<DecisionRow>>;
     async fn count_approved_by_actor(&mut self, actor: RemoteActorId) -> Result<i64>;
+    async fn count_recent_by_actor(
+        &mut self,
+        actor: RemoteActorId,
+        since: DateTime<Utc>,
+    ) -> Result<i64>;
     async fn count_recent_from_domain(&mut self, domain: &str, since: DateTime<Utc>)
     -> Result<i64>;
     async fn set_comments_open(&mut self, post: PostId, open: bool) -> Result<bool>;
@@ -927,6 +935,18 @@ macro_rules! discussion_statements {
             async fn count_approved_by_actor(&mut self, actor: RemoteActorId) -> Result<i64> {
                 Ok(sqlx::query_scalar::<_, i64>(sql::COUNT_APPROVED_BY_ACTOR)
                     .bind(actor.0)
+                    .fetch_one(&mut *self)
+                    .await?)
+            }
+
+            async fn count_recent_by_actor(
+                &mut self,
+                actor: RemoteActorId,
+                since: DateTime<Utc>,
+            ) -> Result<i64> {
+                Ok(sqlx::query_scalar::<_, i64>(sql::COUNT_RECENT_BY_ACTOR)
+                    .bind(actor.0)
+                    .bind(since)
                     .fetch_one(&mut *self)
                     .await?)
             }
@@ -1655,6 +1675,15 @@ pub(crate) async fn recent_comment_count_from_host<C: DiscussionStatements + ?Si
         return Ok(0);
     };
     conn.count_recent_from_domain(&domain, db_time(since)).await
+}
+
+/// `Store::recent_comment_count_by_actor`.
+pub(crate) async fn recent_comment_count_by_actor<C: DiscussionStatements + ?Sized>(
+    conn: &mut C,
+    actor: RemoteActorId,
+    since: DateTime<Utc>,
+) -> Result<i64> {
+    conn.count_recent_by_actor(actor, db_time(since)).await
 }
 
 /// `Store::public_reply_ap_ids`.

@@ -878,6 +878,15 @@ impl Store for SqliteStore {
         discussion_util::recent_comment_count_from_host(&mut *conn, host, since).await
     }
 
+    async fn recent_comment_count_by_actor(
+        &self,
+        actor: RemoteActorId,
+        since: DateTime<Utc>,
+    ) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        discussion_util::recent_comment_count_by_actor(&mut *conn, actor, since).await
+    }
+
     async fn set_post_comments_closed(&self, post: PostId, closed: bool) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
         discussion_util::set_post_comments_closed(&mut *conn, post, closed).await

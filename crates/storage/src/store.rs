@@ -286,6 +286,12 @@ pub trait Store: Send + Sync + 'static {
     /// since `since` from actors on `host`'s domain (port ignored): the burst rule.
     async fn recent_comment_count_from_host(&self, host: &str, since: DateTime<Utc>)
     -> Result<i64>;
+    /// How many comments by `actor` arrived since `since`: the per-actor burst rule.
+    async fn recent_comment_count_by_actor(
+        &self,
+        actor: RemoteActorId,
+        since: DateTime<Utc>,
+    ) -> Result<i64>;
     /// Closes (or reopens) a post's comments: `Post::comments_open`. Closing after N days
     /// is a setting the callers apply to `published_at` when they read; nothing is
     /// stored for it.

@@ -1381,7 +1381,22 @@ async fn bursts_are_counted_per_domain_by_arrival(store: Arc<dyn Store>) {
             .unwrap(),
         1
     );
+    // Per actor too (the per-actor bucket), by arrival.
+    assert_eq!(
+        store
+            .recent_comment_count_by_actor(ann.id, before)
+            .await
+            .unwrap(),
+        1
+    );
     let later = Utc::now() + Duration::minutes(1);
+    assert_eq!(
+        store
+            .recent_comment_count_by_actor(ann.id, later)
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(
         store
             .recent_comment_count_from_host("burst.example", later)
