@@ -70,9 +70,9 @@ pub const BURST_WINDOW: TimeDelta = TimeDelta::minutes(1);
 pub const BURST_LIMIT: i64 = 30;
 
 /// When more comments than this arrived from one actor within [`BURST_WINDOW`], the
-/// next ones are held (checklist M3's per-actor bucket: nobody writes six thoughtful
-/// replies a minute).
-pub const ACTOR_BURST_LIMIT: i64 = 5;
+/// next ones are held (checklist M3's per-actor bucket: nobody writes a dozen
+/// thoughtful replies a minute).
+pub const ACTOR_BURST_LIMIT: i64 = 10;
 
 /// Replies from accounts created more recently than this are held (Mastodon's
 /// `filter_new_accounts` notification policy uses the same 30 days).

@@ -351,7 +351,7 @@
 //!   choice: the link rule holds more than 2 links (`links > MAX_LINKS`), as issue 4
 //!   specifies, where the checklist says 2 or more.
 //! - M3 → ci::a_burst_from_one_server_is_accepted_but_held → more than 30 comments per
-//!   minute from one host (`BURST_LIMIT`): still 202, held; more than 5 per minute
+//!   minute from one host (`BURST_LIMIT`): still 202, held; more than 10 per minute
 //!   from one actor (`ACTOR_BURST_LIMIT`): held
 //!   (src/moderation.rs::tests::m3_a_burst_from_one_author_is_held_in_every_mode;
 //!   crates/storage tests/discussion.rs::{sqlite,postgres}_bursts_are_counted_per_domain_by_arrival).
