@@ -88,34 +88,62 @@ pub fn fsync(dir: &Path, rounds: usize) -> anyhow::Result<(f64, f64)> {
 }
 
 /// POSTs `body` once to every inbox, unsigned, with at most `concurrency` requests in
-/// flight (the delivery worker's own limit): the time the loopback network and the fake
-/// receivers alone need for a fan-out.
+/// flight and at most [`PER_HOST`] connections kept per host (the delivery worker's own
+/// limits), the inboxes taken host by host in turn: the time the loopback network and
+/// the fake receivers alone need for a fan-out.
+/// Connections kept per host (the delivery worker's per-host cap).
+pub const PER_HOST: usize = 4;
+
 pub async fn unsigned_fan_out(
     inboxes: &[String],
     body: &'static [u8],
     concurrency: usize,
-) -> anyhow::Result<(Duration, usize)> {
+) -> anyhow::Result<(Duration, usize, Option<String>)> {
     let client = reqwest::Client::builder()
         .no_proxy()
+        .pool_max_idle_per_host(PER_HOST)
         .timeout(Duration::from_secs(30))
         .build()?;
+    // Round-robin over the hosts, as the worker's per-host cap spreads its sends.
+    let mut by_host: std::collections::BTreeMap<&str, Vec<&String>> = Default::default();
+    for inbox in inboxes {
+        by_host
+            .entry(crate::inboxes::base_of(inbox))
+            .or_default()
+            .push(inbox);
+    }
+    let mut order = Vec::with_capacity(inboxes.len());
+    let longest = by_host.values().map(Vec::len).max().unwrap_or(0);
+    for i in 0..longest {
+        order.extend(
+            by_host
+                .values()
+                .filter_map(|list| list.get(i).map(|s| (*s).clone())),
+        );
+    }
     let start = Instant::now();
-    let ok = futures_util::stream::iter(inboxes.iter().cloned())
+    let outcomes: Vec<Result<(), String>> = futures_util::stream::iter(order)
         .map(|inbox| {
             let client = client.clone();
             async move {
-                client
+                match client
                     .post(inbox)
                     .header("content-type", "application/activity+json")
                     .body(body)
                     .send()
                     .await
-                    .is_ok_and(|r| r.status().is_success())
+                {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => Err(format!("HTTP {}", r.status())),
+                    Err(err) => Err(format!("{err:?}")),
+                }
             }
         })
         .buffer_unordered(concurrency)
-        .filter(|ok| std::future::ready(*ok))
-        .count()
+        .collect()
         .await;
-    Ok((start.elapsed(), ok))
+    let elapsed = start.elapsed();
+    let ok = outcomes.iter().filter(|o| o.is_ok()).count();
+    let first_error = outcomes.into_iter().find_map(Result::err);
+    Ok((elapsed, ok, first_error))
 }

@@ -186,10 +186,18 @@ pub fn spawn_hello(addr: SocketAddr) -> anyhow::Result<Running> {
     Ok(running)
 }
 
-/// A free port on 127.0.0.1.
-pub fn free_addr() -> anyhow::Result<SocketAddr> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+/// A free port on `ip`, a loopback address of the servers under test alone. The fake
+/// inboxes and every client socket live on 127.0.0.1, where thousands of ephemeral
+/// ports come and go: a port picked there and released could be taken before a
+/// restarted server binds it again.
+pub fn free_addr(ip: [u8; 4]) -> anyhow::Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind(SocketAddr::from((ip, 0)))?.local_addr()?)
 }
+
+/// Where `gloss serve` listens, in every run.
+pub const GLOSS_IP: [u8; 4] = [127, 0, 0, 77];
+/// Where the hello baseline listens.
+pub const HELLO_IP: [u8; 4] = [127, 0, 0, 78];
 
 /// The database engines compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
