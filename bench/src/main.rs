@@ -546,7 +546,9 @@ async fn measure_engine(
 
     // Workload 2: the post page with its threaded comments.
     log(&format!("{e}: workload 2, the post page"));
-    let page = load::repeat_get(addr, &format!("/posts/{}", fixtures::THREAD_SLUG));
+    let page_path = format!("/posts/{}", fixtures::THREAD_SLUG);
+    let page_bytes = processes::body_len(addr, &page_path).unwrap_or(0);
+    let page = load::repeat_get(addr, &page_path);
     let _warm = load::saturate(addr, Arc::clone(&page), sizes.window / 4).await;
     let sat = load::saturate(addr, Arc::clone(&page), sizes.window).await;
     note_errors(report, &format!("{e} page saturation"), &sat);
@@ -556,7 +558,11 @@ async fn measure_engine(
     report.row(
         "2 post page (uncached)",
         e,
-        &format!("{} threaded comments, saturation", sizes.thread_comments),
+        &format!(
+            "{} threaded comments ({} KiB of HTML), saturation",
+            sizes.thread_comments,
+            page_bytes / 1024
+        ),
         format!("{:.0} req/s", sat.rps()),
         format!("hello {:.0} req/s", bench.hello_rps),
         format!("{ratio:.4}"),
@@ -1170,5 +1176,66 @@ async fn main() -> anyhow::Result<()> {
             run(sizes, with_postgres).await
         }
         _ => Err(usage()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_fixtures_are_the_same_in_every_run() {
+        assert_eq!(fixtures::thread_wxr(50), fixtures::thread_wxr(50));
+        let hosts = vec!["http://a".to_owned(), "http://b".to_owned()];
+        let first = fixtures::shared_inbox_followers(100, &hosts, "x");
+        let second = fixtures::shared_inbox_followers(100, &hosts, "x");
+        assert_eq!(
+            first.iter().map(|f| &f.ap_id).collect::<Vec<_>>(),
+            second.iter().map(|f| &f.ap_id).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn every_instance_gets_a_follower_and_large_ones_get_more() {
+        let hosts: Vec<String> = (0..50).map(|i| format!("http://h{i}")).collect();
+        let followers = fixtures::shared_inbox_followers(1000, &hosts, "x");
+        assert_eq!(distinct_inboxes(&followers).len(), 50);
+        let on = |host: &str| {
+            followers
+                .iter()
+                .filter(|f| f.delivery_inbox() == format!("{host}/inbox"))
+                .count()
+        };
+        assert!(on("http://h0") > 5 * on("http://h49"));
+    }
+
+    #[test]
+    fn the_thread_export_has_every_comment_and_threads() {
+        let wxr = fixtures::thread_wxr(200);
+        assert_eq!(wxr.matches("<wp:comment>").count(), 200);
+        let replies = wxr.matches("<wp:comment_parent>").count()
+            - wxr.matches("<wp:comment_parent>0<").count();
+        assert!(replies > 100 && replies < 200, "{replies} replies");
+    }
+
+    #[test]
+    fn a_base_is_scheme_host_and_port() {
+        assert_eq!(
+            inboxes::base_of("http://127.0.0.1:8080/users/1/inbox"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(inboxes::base_of("http://h"), "http://h");
+    }
+
+    #[test]
+    fn quantiles_come_from_the_sorted_latencies() {
+        let result = LoadResult {
+            latencies_us: (1..=100).map(|ms| ms * 1000).collect(),
+            ..LoadResult::default()
+        };
+        assert_eq!(result.quantile_ms(0.5), 51.0);
+        assert_eq!(result.quantile_ms(0.99), 99.0);
+        assert!(LoadResult::default().quantile_ms(0.5).is_nan());
     }
 }

@@ -57,6 +57,23 @@ pub fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
     text.get(9..12)?.parse().ok()
 }
 
+/// The size in bytes of the body of `GET path` (uncompressed: no Accept-Encoding).
+pub fn body_len(addr: SocketAddr, path: &str) -> Option<usize> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    Some(response.len().saturating_sub(head_end))
+}
+
 /// A child process, killed on drop.
 pub struct Running {
     pub child: Child,
