@@ -403,22 +403,29 @@ fn publish(gloss: &Gloss, slug: &str, author: &str) -> anyhow::Result<Instant> {
 }
 
 /// Builds the engine's database: authors, the thread, remote actors and followers.
-async fn build_database(bench: &Bench, engine: Engine, dir: &Path) -> anyhow::Result<Gloss> {
+/// `postgres` is the fresh database's URL and name (created by the caller, which drops it
+/// whatever happens here).
+async fn build_database(
+    bench: &Bench,
+    engine: Engine,
+    dir: &Path,
+    postgres: Option<&(String, String)>,
+) -> anyhow::Result<Gloss> {
     let shm = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir())?;
-    let (build_url, pg_name) = match engine {
-        Engine::Sqlite => (
+    let (build_url, pg_name) = match (engine, postgres) {
+        (Engine::Sqlite, _) => (
             format!("sqlite:{}", shm.path().join("gloss.db").display()),
             None,
         ),
-        Engine::Postgres => {
+        (Engine::Postgres, Some((url, name))) => {
             let admin = bench
                 .postgres_admin
                 .as_deref()
                 .context("no PostgreSQL URL")?;
-            let (url, name) = processes::create_postgres(admin).await?;
-            processes::postgres_synchronous_commit(admin, &name, Some("off")).await?;
-            (url, Some(name))
+            processes::postgres_synchronous_commit(admin, name, Some("off")).await?;
+            (url.clone(), Some(name.clone()))
         }
+        (Engine::Postgres, None) => anyhow::bail!("no PostgreSQL database"),
     };
     let mut gloss = Gloss {
         binary: bench.gloss_binary.clone(),
@@ -489,29 +496,27 @@ async fn build_database(bench: &Bench, engine: Engine, dir: &Path) -> anyhow::Re
 
 /// Workloads 1 to 4 on one engine.
 async fn run_engine(bench: &Bench, engine: Engine, report: &mut Report) -> anyhow::Result<()> {
-    let sizes = &bench.sizes;
     let e = engine.name();
     let dir = bench.work.join(e);
     std::fs::create_dir_all(&dir)?;
     log(&format!("{e}: building the database"));
     let started = Instant::now();
-    let gloss = build_database(bench, engine, &dir).await?;
-    report.note(format!(
-        "{e}: fixtures written in {:.1} s (not measured)",
-        started.elapsed().as_secs_f64()
-    ));
-    let result = measure_engine(bench, engine, &gloss, report).await;
-    if engine == Engine::Postgres
-        && let (Some(admin), Some(name)) = (
-            bench.postgres_admin.as_deref(),
-            url::Url::parse(&gloss.database_url)
-                .ok()
-                .map(|u| u.path().trim_start_matches('/').to_owned()),
-        )
-    {
-        processes::drop_postgres(admin, &name).await;
+    let postgres = match (engine, bench.postgres_admin.as_deref()) {
+        (Engine::Postgres, Some(admin)) => Some(processes::create_postgres(admin).await?),
+        _ => None,
+    };
+    let result = async {
+        let gloss = build_database(bench, engine, &dir, postgres.as_ref()).await?;
+        report.note(format!(
+            "{e}: fixtures written in {:.1} s (not measured)",
+            started.elapsed().as_secs_f64()
+        ));
+        measure_engine(bench, engine, &gloss, report).await
     }
-    let _ = sizes;
+    .await;
+    if let (Some(admin), Some((_, name))) = (bench.postgres_admin.as_deref(), &postgres) {
+        processes::drop_postgres(admin, name).await;
+    }
     result
 }
 
