@@ -5,6 +5,7 @@
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -116,10 +117,17 @@ struct FakeHost {
     base: Arc<str>,
     behaviour: Behaviour,
     tracker: Arc<Tracker>,
+    /// Set once the scenario is measured: every host then answers 202 at once.
+    recovered: Arc<AtomicBool>,
 }
 
 async fn receive(State(host): State<FakeHost>, uri: Uri) -> StatusCode {
-    match host.behaviour {
+    let behaviour = if host.recovered.load(Ordering::Relaxed) {
+        Behaviour::Healthy
+    } else {
+        host.behaviour
+    };
+    match behaviour {
         Behaviour::Healthy => {
             host.tracker.record(format!("{}{}", host.base, uri.path()));
             StatusCode::ACCEPTED
@@ -138,6 +146,7 @@ pub struct FakeHosts {
     pub bases: Vec<String>,
     pub behaviours: Vec<Behaviour>,
     pub tracker: Arc<Tracker>,
+    recovered: Arc<AtomicBool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -145,6 +154,7 @@ impl FakeHosts {
     /// Starts one listener per entry of `behaviours`, on free loopback ports.
     pub async fn start(behaviours: Vec<Behaviour>) -> anyhow::Result<FakeHosts> {
         let tracker = Arc::new(Tracker::default());
+        let recovered = Arc::new(AtomicBool::new(false));
         let mut bases = Vec::with_capacity(behaviours.len());
         let mut tasks = Vec::with_capacity(behaviours.len());
         for behaviour in &behaviours {
@@ -154,6 +164,7 @@ impl FakeHosts {
                 base: Arc::from(base.as_str()),
                 behaviour: *behaviour,
                 tracker: Arc::clone(&tracker),
+                recovered: Arc::clone(&recovered),
             };
             let app = axum::Router::new().fallback(receive).with_state(host);
             tasks.push(tokio::spawn(async move {
@@ -165,8 +176,21 @@ impl FakeHosts {
             bases,
             behaviours,
             tracker,
+            recovered,
             tasks,
         })
+    }
+
+    /// From now on every host answers 202 at once: the retries of the slow and failing
+    /// receivers (after their lease or backoff runs out) must not weigh on the next
+    /// scenario.
+    pub fn recover(&self) {
+        self.recovered.store(true, Ordering::Relaxed);
+    }
+
+    /// Back to the configured behaviours (for the next engine).
+    pub fn relapse(&self) {
+        self.recovered.store(false, Ordering::Relaxed);
     }
 
     /// Whether deliveries to `inbox` are answered promptly with 2xx.

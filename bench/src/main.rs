@@ -705,10 +705,12 @@ async fn measure_engine(
         .filter(|i| bench.hosts_c.is_healthy(i))
         .collect();
     bench.hosts_c.tracker.reset(healthy.len());
+    bench.hosts_c.relapse();
     let published = publish(gloss, "fan-out-c", "carol")?;
     let server = gloss.serve()?;
     let arrivals_c = bench.hosts_c.tracker.wait(sizes.fan_out_patience).await;
     server.stop();
+    bench.hosts_c.recover();
     let c_time = span(&arrivals_c);
     let done = arrivals_c.inboxes >= healthy.len();
     report.row(
