@@ -19,10 +19,8 @@
 //! browsers to its place on the post page), with a `replies` collection of its own.
 
 use crate::content::{MAX_COMMENT_INPUT, escape_html, render_markdown, sanitize_comment_html};
-use crate::outbox::OutboxError;
-use crate::protocol::activities::{
-    Create, Delete, EmbeddedObject, ObjectRef, PUBLIC, Update, default_context,
-};
+use crate::outbox::{OutboxError, embedded, payload, url};
+use crate::protocol::activities::{Activity, EmbeddedObject, ObjectRef, PUBLIC, default_context};
 use crate::protocol::note::{Note, NoteType, Tag, TagType};
 use crate::protocol::{document, note_context};
 use crate::urls::Urls;
@@ -32,9 +30,9 @@ use gloss_storage::{
     Author, Comment, CommentId, LocalActor, LocalAuthorReply, LocalReplyEdit, Moderation,
     OutgoingActivity, Post, PostStatus, RemoteActor, Store, ThreadNode, Visibility,
 };
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use url::Url;
 
 /// Why a reply could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -181,62 +179,35 @@ impl ReplyNote<'_> {
         (followers, inboxes)
     }
 
-    fn outgoing(
+    /// The activity `kind` (named `name` in the outbox) about this Note, to the table's
+    /// audience.
+    fn outgoing<K: Serialize>(
         &self,
         urls: &Urls,
-        kind: &str,
+        kind: K,
+        name: &str,
         object: ObjectRef,
         now: DateTime<Utc>,
     ) -> Result<OutgoingActivity, OutboxError> {
         let (to, cc) = self.audience(urls);
-        let activity_id = urls.new_activity();
-        let actor = self.actor(urls);
-        let parse = |text: &str| {
-            Url::parse(text).map_err(|source| OutboxError::new(text.to_owned(), source))
+        let activity = Activity {
+            context: Some(default_context()),
+            id: url(&urls.new_activity())?,
+            kind,
+            actor: ObjectRef::Id(url(&self.actor(urls))?),
+            object: Some(object),
+            to: to.iter().map(|u| url(u)).collect::<Result<_, _>>()?,
+            cc: cc.iter().map(|u| url(u)).collect::<Result<_, _>>()?,
+            published: Some(now),
         };
-        let to = to.iter().map(|u| parse(u)).collect::<Result<Vec<_>, _>>()?;
-        let cc = cc.iter().map(|u| parse(u)).collect::<Result<Vec<_>, _>>()?;
-        let payload = match kind {
-            "Create" => serde_json::to_string(&Create {
-                context: Some(default_context()),
-                id: parse(&activity_id)?,
-                kind: CreateType::Create,
-                actor: ObjectRef::Id(parse(&actor)?),
-                object: Some(object),
-                to,
-                cc,
-                published: Some(now),
-            }),
-            "Update" => serde_json::to_string(&Update {
-                context: Some(default_context()),
-                id: parse(&activity_id)?,
-                kind: UpdateType::Update,
-                actor: ObjectRef::Id(parse(&actor)?),
-                object: Some(object),
-                to,
-                cc,
-                published: Some(now),
-            }),
-            _ => serde_json::to_string(&Delete {
-                context: Some(default_context()),
-                id: parse(&activity_id)?,
-                kind: DeleteType::Delete,
-                actor: ObjectRef::Id(parse(&actor)?),
-                object: Some(object),
-                to,
-                cc,
-                published: Some(now),
-            }),
-        }
-        .unwrap_or_default();
         let (to_followers_of, extra_inboxes) = self.delivery();
         Ok(OutgoingActivity {
-            ap_id: activity_id,
+            ap_id: activity.id.to_string(),
             actor: LocalActor::Author(self.author.id),
-            kind: kind.to_owned(),
+            kind: name.to_owned(),
             object_ap_id: Some(self.id.to_owned()),
             post_id: Some(self.post.id),
-            payload,
+            payload: payload(&activity),
             to_followers_of,
             extra_inboxes,
         })
@@ -245,13 +216,13 @@ impl ReplyNote<'_> {
     /// `Create(Note)`.
     pub fn create(&self, urls: &Urls, now: DateTime<Utc>) -> Result<OutgoingActivity, OutboxError> {
         let object = embedded(self.document(urls));
-        self.outgoing(urls, "Create", object, now)
+        self.outgoing(urls, CreateType::Create, "Create", object, now)
     }
 
     /// `Update(Note)`; the Note carries `updated`.
     pub fn update(&self, urls: &Urls, now: DateTime<Utc>) -> Result<OutgoingActivity, OutboxError> {
         let object = embedded(self.document(urls));
-        self.outgoing(urls, "Update", object, now)
+        self.outgoing(urls, UpdateType::Update, "Update", object, now)
     }
 
     /// `Delete(Tombstone)`.
@@ -263,21 +234,14 @@ impl ReplyNote<'_> {
             Value::String(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
         );
         let object = ObjectRef::Object(Box::new(EmbeddedObject {
-            id: Some(
-                Url::parse(self.id)
-                    .map_err(|source| OutboxError::new(self.id.to_owned(), source))?,
-            ),
+            id: Some(url(self.id)?),
             kind: Some("Tombstone".to_owned()),
             actor: None,
             object: None,
             rest,
         }));
-        self.outgoing(urls, "Delete", object, now)
+        self.outgoing(urls, DeleteType::Delete, "Delete", object, now)
     }
-}
-
-fn embedded(document: Value) -> ObjectRef {
-    ObjectRef::from_value(document).unwrap_or_else(|_| ObjectRef::Object(Box::default()))
 }
 
 /// The reply's HTML: the author's Markdown rendered and held to the same allow-list as
@@ -456,6 +420,15 @@ async fn load_reply(
     if reply.deleted_at.is_some() {
         return Err(ReplyError::Invalid("The reply was deleted.".to_owned()));
     }
+    let (post, recipient) = reply_context(store, &reply).await?;
+    Ok((reply, post, recipient))
+}
+
+/// The post of an author reply, and who the reply answers.
+async fn reply_context(
+    store: &dyn Store,
+    reply: &Comment,
+) -> Result<(Post, Option<Recipient>), ReplyError> {
     let post = store
         .post_by_id(reply.post_id)
         .await?
@@ -469,7 +442,7 @@ async fn load_reply(
         Some(parent) => recipient_of(store, &parent, private).await?,
         None => None,
     };
-    Ok((reply, post, recipient))
+    Ok((post, recipient))
 }
 
 /// Edits an author reply and records its Update.
@@ -547,19 +520,15 @@ pub async fn served_note(
     urls: &Urls,
     reply: &Comment,
 ) -> Result<Option<Value>, ReplyError> {
-    if reply.local_author_id.is_none()
-        || reply.deleted_at.is_some()
-        || !reply.visibility.is_listed()
-    {
-        return Ok(None);
-    }
-    let Some(author_id) = reply.local_author_id else {
+    let live_and_public =
+        reply.ap_id.is_some() && reply.deleted_at.is_none() && reply.visibility.is_listed();
+    let Some(author_id) = reply.local_author_id.filter(|_| live_and_public) else {
         return Ok(None);
     };
     let Some(author) = store.author_by_id(author_id).await? else {
         return Ok(None);
     };
-    let (reply, post, recipient) = load_reply(store, reply.id).await?;
+    let (post, recipient) = reply_context(store, reply).await?;
     if post.status != PostStatus::Published {
         return Ok(None);
     }
@@ -589,6 +558,7 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use gloss_storage::{AuthorId, PostId, PostOrigin};
+    use url::Url;
 
     fn urls() -> Urls {
         Urls::new(&Url::parse("https://blog.example").unwrap())

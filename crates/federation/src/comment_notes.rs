@@ -10,9 +10,27 @@ use crate::content::escape_html;
 use crate::protocol::note::{Note, NoteType};
 use crate::protocol::{PUBLIC, document, note_context};
 use crate::urls::Urls;
-use gloss_storage::{Comment, Post};
+use gloss_storage::{Comment, CommentId, Post, Store};
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// The comment one of our URLs names: a comment without a fediverse id by its
+/// `/comments/ID` Note, any other by its ActivityPub id (deleted ones included). How
+/// the inbox resolves `inReplyTo` and reaction objects, and how the interaction forms
+/// check their object.
+pub async fn comment_named_by(
+    store: &dyn Store,
+    urls: &Urls,
+    url: &str,
+) -> gloss_storage::Result<Option<Comment>> {
+    if let Some(id) = urls.comment_id_of(url)
+        && let Some(comment) = store.comment_by_id(CommentId(id)).await?
+        && comment.ap_id.is_none()
+    {
+        return Ok(Some(comment));
+    }
+    store.comment_by_ap_id(url).await
+}
 
 /// What a served comment answers: its parent's id (fediverse id, or our comment URL),
 /// or the post.

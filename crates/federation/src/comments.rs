@@ -30,6 +30,7 @@
 //! Every outcome is a short text the inbox logs; only a failure of our own (storage,
 //! our signing key) is an error, which the inbox answers with 503 so the sender retries.
 
+use crate::comment_notes::comment_named_by;
 use crate::content::{
     MAX_COMMENT_ATTACHMENTS, MAX_COMMENT_INPUT, MAX_NAME_CHARS, MAX_REMOTE_URL_LEN,
     MAX_SUMMARY_CHARS, comment_attachment, count_comment_links, is_emoji_shortcode, plain_line,
@@ -46,9 +47,9 @@ use crate::signatures::{SigningKey, sign_request};
 use crate::urls::Urls;
 use chrono::{DateTime, Utc};
 use gloss_storage::{
-    Attachment, Comment, CommentId, DeleteOutcome, EditOutcome, LocalActor, NewFlag, NewReaction,
-    PostStatus, ReactionKind, ReactionOutcome, RemoteActor, RemoteCommentEdit, RemoteCommentUpsert,
-    ThreadNode, UndoOutcome, UpsertOutcome, Visibility, delivery_host,
+    Attachment, Comment, DeleteOutcome, EditOutcome, LocalActor, NewFlag, NewReaction, PostStatus,
+    ReactionKind, ReactionOutcome, RemoteActor, RemoteCommentEdit, RemoteCommentUpsert, ThreadNode,
+    UndoOutcome, UpsertOutcome, Visibility, delivery_host,
 };
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -981,14 +982,7 @@ impl Run<'_> {
             };
             return Ok(self.post_place(&post, Parent::Post(post.id)));
         }
-        let ours = match self.federation.urls().comment_id_of(in_reply_to) {
-            Some(id) => store.comment_by_id(CommentId(id)).await?,
-            None => None,
-        };
-        let held = match ours {
-            Some(comment) => Some(comment),
-            None => store.comment_by_ap_id(in_reply_to).await?,
-        };
+        let held = comment_named_by(store.as_ref(), self.federation.urls(), in_reply_to).await?;
         if let Some(comment) = held {
             let Some(post) = store.post_by_id(comment.post_id).await? else {
                 return Ok(Place::Refused(
@@ -1027,14 +1021,8 @@ impl Run<'_> {
                 .filter(|post| post.status == PostStatus::Published)
                 .map(|post| ThreadNode::Post(post.id)));
         }
-        let ours = match self.federation.urls().comment_id_of(object.as_str()) {
-            Some(id) => store.comment_by_id(CommentId(id)).await?,
-            None => None,
-        };
-        let held = match ours {
-            Some(comment) => Some(comment),
-            None => store.comment_by_ap_id(object.as_str()).await?,
-        };
+        let held =
+            comment_named_by(store.as_ref(), self.federation.urls(), object.as_str()).await?;
         Ok(held
             .filter(|comment| comment.deleted_at.is_none())
             .map(|comment| ThreadNode::Comment(comment.id)))

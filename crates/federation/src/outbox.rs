@@ -41,13 +41,8 @@ pub struct OutboxError {
     source: url::ParseError,
 }
 
-impl OutboxError {
-    pub(crate) fn new(url: String, source: url::ParseError) -> OutboxError {
-        OutboxError { url, source }
-    }
-}
-
-fn url(text: &str) -> Result<Url, OutboxError> {
+/// One of our URLs, parsed (only a broken public URL setting makes it fail).
+pub(crate) fn url(text: &str) -> Result<Url, OutboxError> {
     Url::parse(text).map_err(|source| OutboxError {
         url: text.to_owned(),
         source,
@@ -59,13 +54,13 @@ fn public() -> Result<Url, OutboxError> {
 }
 
 /// The JSON payload stored in the outbox.
-fn payload<T: Serialize>(activity: &T) -> String {
+pub(crate) fn payload<T: Serialize>(activity: &T) -> String {
     // Serializing our own structs of strings and maps cannot fail.
     serde_json::to_string(activity).unwrap_or_default()
 }
 
 /// An embedded object from a JSON document (a Note).
-fn embedded(document: Value) -> ObjectRef {
+pub(crate) fn embedded(document: Value) -> ObjectRef {
     match ObjectRef::from_value(document) {
         Ok(object) => object,
         // Only a Note without an id could get here; embed nothing rather than panic.

@@ -192,6 +192,16 @@ pub fn activity_json_response_with_status(status: StatusCode, value: &impl Seria
     }
 }
 
+/// `303 See Other` to `location`, the HTML face of an object served as JSON at the same
+/// URL, with `Vary: Accept`.
+fn html_face(location: String) -> Response {
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
+}
+
 // ---- errors ----
 
 /// How a federation read route fails. The federation crate cannot use the web layer's
@@ -314,15 +324,7 @@ async fn blog_actor(
 ) -> Result<Response, RouteError> {
     if !wants_activity_json(&headers) {
         // The blog's HTML face is the home page.
-        let mut response = (
-            StatusCode::SEE_OTHER,
-            [(header::LOCATION, federation.urls().home())],
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("Accept"));
-        return Ok(response);
+        return Ok(html_face(federation.urls().home()));
     }
     Ok(activity_json_response(&blog_actor_json(&federation).await?))
 }
@@ -736,18 +738,32 @@ async fn post_replies(
     RawQuery(query): RawQuery,
 ) -> Result<Response, RouteError> {
     let post = published_post(&federation, slug).await?;
-    let requested = outbox_page(query.as_deref())?;
+    let id = federation.urls().post_replies(&post.slug);
+    replies_collection(
+        &federation,
+        ThreadNode::Post(post.id),
+        &id,
+        query.as_deref(),
+    )
+    .await
+}
+
+/// The `replies` collection `id` of a post or a comment: the ids of its public direct
+/// replies, oldest first (`?page=N` for one page).
+async fn replies_collection(
+    federation: &Federation,
+    node: ThreadNode,
+    id: &str,
+    query: Option<&str>,
+) -> Result<Response, RouteError> {
+    let requested = outbox_page(query)?;
     let store = federation.store();
-    let node = ThreadNode::Post(post.id);
     let total = store.count_public_replies(node).await?;
     let items = store
         .public_reply_ap_ids(node, Page::number(requested.unwrap_or(1), THREAD_PAGE_SIZE))
         .await?;
     Ok(activity_json_response(&thread_collection(
-        &federation.urls().post_replies(&post.slug),
-        total,
-        requested,
-        items,
+        id, total, requested, items,
     )))
 }
 
@@ -837,11 +853,7 @@ async fn author_reply_note(
             federation.urls().post(&post.slug),
             reply.id
         );
-        let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-        response
-            .headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("Accept"));
-        return Ok(response);
+        return Ok(html_face(location));
     }
     match crate::author_replies::served_note(store.as_ref(), federation.urls(), &reply).await {
         Ok(Some(note)) => Ok(activity_json_response(&note)),
@@ -858,19 +870,14 @@ async fn author_reply_replies(
     RawQuery(query): RawQuery,
 ) -> Result<Response, RouteError> {
     let (ap_id, reply) = author_reply(&federation, id).await?;
-    let requested = outbox_page(query.as_deref())?;
-    let store = federation.store();
-    let node = ThreadNode::Comment(reply.id);
-    let total = store.count_public_replies(node).await?;
-    let items = store
-        .public_reply_ap_ids(node, Page::number(requested.unwrap_or(1), THREAD_PAGE_SIZE))
-        .await?;
-    Ok(activity_json_response(&thread_collection(
-        &Urls::note_replies(&ap_id),
-        total,
-        requested,
-        items,
-    )))
+    let id = Urls::note_replies(&ap_id);
+    replies_collection(
+        &federation,
+        ThreadNode::Comment(reply.id),
+        &id,
+        query.as_deref(),
+    )
+    .await
 }
 
 // ---- comments without a fediverse id ----
@@ -881,11 +888,7 @@ async fn served_comment(
     federation: &Federation,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<(gloss_storage::Comment, Post), RouteError> {
-    let id = path_param(id)?;
-    if id.is_empty() || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(RouteError::NotFound);
-    }
-    let id: i64 = id.parse().map_err(|_| RouteError::NotFound)?;
+    let id = crate::urls::comment_id_segment(&path_param(id)?).ok_or(RouteError::NotFound)?;
     let store = federation.store();
     let comment = store
         .comment_by_id(gloss_storage::CommentId(id))
@@ -915,11 +918,7 @@ async fn comment_note(
     let urls = federation.urls();
     if !wants_activity_json(&headers) {
         let location = format!("{}#comment-{}", urls.post(&post.slug), comment.id);
-        let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-        response
-            .headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("Accept"));
-        return Ok(response);
+        return Ok(html_face(location));
     }
     let parent = match comment.parent_id {
         Some(parent) => federation.store().comment_by_id(parent).await?,
@@ -940,19 +939,14 @@ async fn comment_replies(
     RawQuery(query): RawQuery,
 ) -> Result<Response, RouteError> {
     let (comment, _) = served_comment(&federation, id).await?;
-    let requested = outbox_page(query.as_deref())?;
-    let store = federation.store();
-    let node = ThreadNode::Comment(comment.id);
-    let total = store.count_public_replies(node).await?;
-    let items = store
-        .public_reply_ap_ids(node, Page::number(requested.unwrap_or(1), THREAD_PAGE_SIZE))
-        .await?;
-    Ok(activity_json_response(&thread_collection(
-        &federation.urls().comment_replies(comment.id.0),
-        total,
-        requested,
-        items,
-    )))
+    let id = federation.urls().comment_replies(comment.id.0);
+    replies_collection(
+        &federation,
+        ThreadNode::Comment(comment.id),
+        &id,
+        query.as_deref(),
+    )
+    .await
 }
 
 #[cfg(test)]

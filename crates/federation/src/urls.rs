@@ -20,6 +20,15 @@
 use gloss_storage::{Author, LocalActor};
 use url::Url;
 
+/// The comment id a path segment of [`Urls::comment`] spells: digits only, no sign, at
+/// most 18 of them (so that it fits an `i64`).
+pub fn comment_id_segment(segment: &str) -> Option<i64> {
+    if segment.is_empty() || segment.len() > 18 || !segment.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    segment.parse().ok()
+}
+
 /// Builds absolute URLs under the public URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Urls {
@@ -156,11 +165,7 @@ impl Urls {
     /// same tolerance as [`Urls::post_slug_of`].
     pub fn comment_id_of(&self, url: &str) -> Option<i64> {
         let path = self.local_path(url)?;
-        let id = path.strip_prefix("/comments/")?.trim_end_matches('/');
-        if id.is_empty() || id.len() > 18 || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        id.parse().ok()
+        comment_id_segment(path.strip_prefix("/comments/")?.trim_end_matches('/'))
     }
 
     /// The path of one of our URLs (any scheme spelling, same host and port).

@@ -186,7 +186,7 @@ pub(crate) struct CommentCountRow {
 
 /// Discussion statements, in the same portable subset as `util::sql`.
 pub(crate) mod sql {
-    use crate::util::{comment_columns, comment_listed};
+    use crate::util::{comment_columns, comment_listed, domain_covered_by_block};
 
     // ---- comments ----
     pub(crate) const COMMENT_BY_AP_ID: &str = concat!(
@@ -348,16 +348,17 @@ pub(crate) mod sql {
         "SELECT id, kind, value, reason, created_at FROM blocks ORDER BY kind, value";
     /// Whether actor $1 (may be NULL) or domain $2 is blocked, by the same rule as
     /// `comment_author_blocked!`: a domain block covers its subdomains.
-    pub(crate) const IS_BLOCKED: &str = "SELECT COUNT(*) FROM blocks b \
-         WHERE (b.kind = 'actor' AND b.value = $1) \
-         OR (b.kind = 'domain' AND (b.value = $2 \
-             OR (LENGTH($2) > LENGTH(b.value) \
-                 AND SUBSTR($2, LENGTH($2) - LENGTH(b.value)) = ('.' || b.value))))";
+    pub(crate) const IS_BLOCKED: &str = concat!(
+        "SELECT COUNT(*) FROM blocks b WHERE (b.kind = 'actor' AND b.value = $1) \
+         OR (b.kind = 'domain' AND ",
+        domain_covered_by_block!("$2"),
+        ")"
+    );
     /// Whether domain $1 is limited, by the same subdomain rule.
-    pub(crate) const IS_LIMITED: &str = "SELECT COUNT(*) FROM blocks b \
-         WHERE b.kind = 'limit' AND (b.value = $1 \
-             OR (LENGTH($1) > LENGTH(b.value) \
-                 AND SUBSTR($1, LENGTH($1) - LENGTH(b.value)) = ('.' || b.value)))";
+    pub(crate) const IS_LIMITED: &str = concat!(
+        "SELECT COUNT(*) FROM blocks b WHERE b.kind = 'limit' AND ",
+        domain_covered_by_block!("$1")
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1612,6 +1613,16 @@ pub(crate) async fn remove_block<C: DiscussionStatements + ?Sized>(
     }
 }
 
+/// The domains a block or a limit is matched against: that of `host` and that of the
+/// actor's id (they differ only for a caller's mistake, which must not lift a block).
+fn matched_domains(actor_ap_id: Option<&str>, host: &str) -> Vec<String> {
+    let mut domains: Vec<String> = Vec::new();
+    domains.extend(block_domain(host));
+    domains.extend(actor_ap_id.and_then(block_domain));
+    domains.dedup();
+    domains
+}
+
 /// `Store::is_domain_limited`: the domain of `host` or of `actor_ap_id`, or a domain
 /// above either.
 pub(crate) async fn is_domain_limited<C: DiscussionStatements + ?Sized>(
@@ -1619,11 +1630,7 @@ pub(crate) async fn is_domain_limited<C: DiscussionStatements + ?Sized>(
     actor_ap_id: Option<&str>,
     host: &str,
 ) -> Result<bool> {
-    let mut domains: Vec<String> = Vec::new();
-    domains.extend(block_domain(host));
-    domains.extend(actor_ap_id.and_then(block_domain));
-    domains.dedup();
-    for domain in &domains {
+    for domain in &matched_domains(actor_ap_id, host) {
         if conn.is_limited(domain).await? {
             return Ok(true);
         }
@@ -1649,10 +1656,7 @@ pub(crate) async fn is_blocked<C: DiscussionStatements + ?Sized>(
     actor_ap_id: Option<&str>,
     host: &str,
 ) -> Result<bool> {
-    let mut domains: Vec<String> = Vec::new();
-    domains.extend(block_domain(host));
-    domains.extend(actor_ap_id.and_then(block_domain));
-    domains.dedup();
+    let domains = matched_domains(actor_ap_id, host);
     if domains.is_empty() {
         // No domain to match (an unparsable host): the actor block alone decides.
         return conn.is_blocked(actor_ap_id, "").await;

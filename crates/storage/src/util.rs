@@ -92,18 +92,35 @@ macro_rules! post_columns {
          comments_open, published_at, updated_at, created_at"
     };
 }
+/// Whether the domain `$domain` (an SQL expression) is the block row `b`'s domain or one
+/// of its subdomains: a block or limit on `example.com` covers `example.com` and
+/// `*.example.com`. The one spelling of that rule in SQL.
+macro_rules! domain_covered_by_block {
+    ($domain:literal) => {
+        concat!(
+            "(",
+            $domain,
+            " = b.value OR (LENGTH(",
+            $domain,
+            ") > LENGTH(b.value) AND SUBSTR(",
+            $domain,
+            ", LENGTH(",
+            $domain,
+            ") - LENGTH(b.value)) = ('.' || b.value)))"
+        )
+    };
+}
 /// Whether the remote author of comment `c`, or their domain or a domain above it, is
 /// blocked: computed on every read, so that lifting a block brings the comments back.
-/// A domain block on `example.com` matches `example.com` and `*.example.com`.
 macro_rules! comment_author_blocked {
     () => {
-        "(c.remote_actor_id IS NOT NULL AND EXISTS (SELECT 1 FROM remote_actors bra \
-         JOIN blocks b ON (b.kind = 'actor' AND b.value = bra.ap_id) \
-         OR (b.kind = 'domain' AND (bra.domain = b.value \
-             OR (LENGTH(bra.domain) > LENGTH(b.value) \
-                 AND SUBSTR(bra.domain, LENGTH(bra.domain) - LENGTH(b.value)) \
-                     = ('.' || b.value)))) \
-         WHERE bra.id = c.remote_actor_id))"
+        concat!(
+            "(c.remote_actor_id IS NOT NULL AND EXISTS (SELECT 1 FROM remote_actors bra \
+             JOIN blocks b ON (b.kind = 'actor' AND b.value = bra.ap_id) \
+             OR (b.kind = 'domain' AND ",
+            $crate::util::domain_covered_by_block!("bra.domain"),
+            ") WHERE bra.id = c.remote_actor_id))"
+        )
     };
 }
 /// Whether comment `c` has its place in what readers see (pages, feeds, APIs, counts,
@@ -132,7 +149,7 @@ macro_rules! comment_columns {
         )
     };
 }
-pub(crate) use {comment_author_blocked, comment_columns, comment_listed};
+pub(crate) use {comment_author_blocked, comment_columns, comment_listed, domain_covered_by_block};
 
 /// An `authors` row as read by every author query (never the password hash).
 #[derive(Debug, sqlx::FromRow)]

@@ -250,18 +250,12 @@ async fn our_object(state: &AppState, raw: Option<&str>) -> Result<OurObject, Ap
     let mut parsed = url::Url::parse(raw).map_err(|_| not_ours())?;
     // Comments first: an author reply's id may live under one of our post URLs. A
     // comment without a fediverse id of its own is named by its `/comments/ID` Note.
-    let by_path = match state.federation.urls().comment_id_of(raw) {
-        Some(id) => state
-            .store
-            .comment_by_id(gloss_storage::CommentId(id))
-            .await?
-            .filter(|comment| comment.ap_id.is_none()),
-        None => None,
-    };
-    let held = match by_path {
-        Some(comment) => Some(comment),
-        None => state.store.comment_by_ap_id(raw).await?,
-    };
+    let held = gloss_federation::comment_notes::comment_named_by(
+        state.store.as_ref(),
+        state.federation.urls(),
+        raw,
+    )
+    .await?;
     if let Some(comment) = held {
         let post = match comment.is_public() {
             true => state.store.post_by_id(comment.post_id).await?,
