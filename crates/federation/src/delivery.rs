@@ -2,15 +2,22 @@
 //! signed by the activity's actor, and records each outcome.
 //!
 //! ```text
-//!             ┌──────────── wake-up (Notify), poll timer, next due time ───────────┐
-//!             ▼                                                                    │
-//!  loop: claim_deliveries(now, ≤ free slots, per host 4, lease 1 min) ──► spawn a send per job
-//!             │                      (the store leases rows: another            │ (≤ 32 at once)
-//!             │                       process never takes them; a crashed        ▼
-//!             │                       worker's lease runs out → at-least-once)  sign, POST
-//!             │                                                                 │
-//!             └◄──────── a send finished: finish_delivery(outcome) ◄────────────┘
+//!        ┌──── wake-up (Notify), poll timer, next due time, outcomes recorded ────┐
+//!        ▼                                                                        │
+//!  loop: claim_deliveries(now, ≤ free slots, per host 4, lease 1 min) ──► a task per job
+//!        │   (the store leases rows: another process never takes   (≤ 128 in flight)
+//!        │    them; a crashed worker's lease runs out → at-least-once)      │
+//!        │                                      sign on the blocking pool (≤ 1 per core)
+//!        │                                                                  │ POST
+//!        └◄── finish_deliveries(outcomes): one transaction per batch ◄──────┘
+//!             (≤ 128 outcomes, or 25 ms after the first, or nothing else in flight)
 //! ```
+//!
+//! Each claim and each recording is a write transaction, so both are batched: a claim
+//! fills a quarter of the free slots at least, and outcomes wait up to 25 ms to be
+//! committed together. Signing (RSA, about half a millisecond) runs on tokio's blocking
+//! pool with at most one signature per core, so that a large fan-out never stalls the
+//! async threads that answer requests.
 //!
 //! The per-host cap lives in the claim (it counts deliveries already leased to a host),
 //! and sends run concurrently, so one slow server only ever holds its own four slots
@@ -30,12 +37,12 @@ use crate::signatures::{SigningKey, sign_request};
 use crate::urls::Urls;
 use chrono::{DateTime, TimeDelta, Utc};
 use gloss_storage::{DeliveryJob, DeliveryOutcome, LocalActor};
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
-use tokio::sync::{Notify, watch};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
@@ -60,16 +67,25 @@ pub const ACTIVITY_CONTENT_TYPE: &str = "application/activity+json";
 /// Tuning of the worker. The defaults suit production; tests shorten the intervals.
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
-    /// Most deliveries claimed at once.
+    /// Most deliveries claimed at once, and most outcomes recorded at once.
     pub batch: i64,
     /// Most deliveries to one host in flight at once (across processes).
     pub per_host: i64,
     /// How long a claimed delivery stays reserved for this worker. It must outlast one
-    /// attempt (the client's 20 s deadline plus signing); after a crash, the deliveries
-    /// the dead process held wait this long before another worker takes them.
+    /// attempt (the client's 20 s deadline plus signing) and the wait before its outcome
+    /// is recorded; after a crash, the deliveries the dead process held wait this long
+    /// before another worker takes them.
     pub lease: TimeDelta,
-    /// Most sends in flight at once in this process.
+    /// Most sends in flight at once in this process. Sends mostly wait on the network,
+    /// so this is large: slow receivers (each host holds at most `per_host` of them)
+    /// must leave room for the healthy ones.
     pub concurrency: usize,
+    /// Most signatures computed at once (on the blocking pool); the number of cores.
+    pub signing_threads: usize,
+    /// Outcomes of finished sends are recorded together, at the latest this long after
+    /// the first of them finished (sooner when a batch is full or nothing else is in
+    /// flight): one commit for many sends.
+    pub record_interval: Duration,
     /// How often the queue is checked when nothing wakes the worker (the CLI writes
     /// from another process).
     pub poll_interval: Duration,
@@ -81,10 +97,12 @@ pub struct DeliverySettings {
 impl Default for DeliverySettings {
     fn default() -> Self {
         DeliverySettings {
-            batch: 64,
+            batch: 128,
             per_host: 4,
             lease: TimeDelta::minutes(1),
-            concurrency: 32,
+            concurrency: 128,
+            signing_threads: std::thread::available_parallelism().map_or(1, usize::from),
+            record_interval: Duration::from_millis(25),
             poll_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
         }
@@ -219,10 +237,32 @@ impl std::fmt::Debug for DeliveryWorker {
     }
 }
 
-/// Our actors' signing keys and ids, looked up once per worker.
-#[derive(Default)]
+/// Our actors' signing keys and ids, looked up once per worker, and the bound on
+/// signatures computed at once.
 struct Signers {
     by_actor: Mutex<HashMap<LocalActor, (Arc<SigningKey>, String)>>,
+    /// RSA signing is CPU work (about half a millisecond): it runs on the blocking pool,
+    /// never on the async threads that serve requests, at most one per core at a time.
+    cores: Semaphore,
+}
+
+impl Signers {
+    fn new(cores: usize) -> Signers {
+        Signers {
+            by_actor: Mutex::new(HashMap::new()),
+            cores: Semaphore::new(cores.max(1)),
+        }
+    }
+}
+
+/// A send that ended, waiting to be recorded with others in one transaction.
+struct Sent {
+    id: i64,
+    inbox: String,
+    host: String,
+    outcome: DeliveryOutcome,
+    /// The inbox answered 410: its followers are removed once the outcome is recorded.
+    gone: bool,
 }
 
 impl DeliveryWorker {
@@ -260,74 +300,160 @@ impl DeliveryWorker {
     }
 
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let signers = Arc::new(Signers::default());
-        let mut in_flight: JoinSet<()> = JoinSet::new();
+        let signers = Arc::new(Signers::new(self.settings.signing_threads));
+        let mut in_flight: JoinSet<Sent> = JoinSet::new();
+        let mut sent: Vec<Sent> = Vec::new();
+        // When the oldest unrecorded outcome must be written at the latest.
+        let mut record_by: Option<Instant> = None;
+        // Whether claiming may find something: at start, when woken, after outcomes were
+        // recorded (a host's cap has room again) and after a full claim.
+        let mut want_claim = true;
+        let batch = usize::try_from(self.settings.batch.max(1)).unwrap_or(1);
+        let concurrency = self.settings.concurrency.max(1);
+        // Claims are made for a quarter of the slots at least, not one per finished send:
+        // each claim is a write transaction.
+        let claim_at = (concurrency / 4).clamp(1, batch);
         let mut stopping = *shutdown.borrow();
         // The signal is read again before every claim: `select!` below picks at random
         // among ready branches, so a send finishing as the signal arrives could otherwise
         // win, and the worker would claim and start a new batch after SIGTERM (Q8).
         while !stopping && !*shutdown.borrow() {
-            while in_flight.try_join_next().is_some() {}
-            let free = self.settings.concurrency.saturating_sub(in_flight.len());
+            while let Some(done) = in_flight.try_join_next() {
+                collect(
+                    done,
+                    &mut sent,
+                    &mut record_by,
+                    self.settings.record_interval,
+                );
+            }
+            if !sent.is_empty()
+                && (sent.len() >= batch
+                    || in_flight.is_empty()
+                    || record_by.is_some_and(|by| by <= Instant::now()))
+            {
+                self.record(std::mem::take(&mut sent)).await;
+                record_by = None;
+                want_claim = true;
+            }
+            let free = concurrency.saturating_sub(in_flight.len());
             let mut wait = self.settings.poll_interval;
-            if free > 0 {
-                let limit = i64::try_from(free)
-                    .unwrap_or(i64::MAX)
-                    .min(self.settings.batch);
+            if want_claim && free >= claim_at {
+                let limit = free.min(batch);
                 match self
                     .federation
                     .store()
                     .claim_deliveries(
                         Utc::now(),
-                        limit,
+                        i64::try_from(limit).unwrap_or(i64::MAX),
                         self.settings.per_host,
                         self.settings.lease,
                     )
                     .await
                 {
                     Ok(jobs) => {
-                        let claimed = jobs.len();
+                        // A full claim: more may be due right away.
+                        want_claim = jobs.len() == limit;
                         for job in jobs {
                             let federation = self.federation.clone();
                             let signers = signers.clone();
-                            in_flight.spawn(async move {
-                                deliver(&federation, &signers, job).await;
-                            });
+                            in_flight.spawn(async move { send(&federation, &signers, job).await });
                         }
-                        if claimed as i64 == limit {
-                            // A full claim: more may be due right away.
+                        if want_claim {
                             continue;
                         }
-                        if in_flight.is_empty() {
+                        if in_flight.is_empty() && sent.is_empty() {
                             wait = self.time_until_next_due().await;
                         }
                     }
                     Err(err) => {
+                        want_claim = false;
                         tracing::warn!(error = %err, "claiming deliveries failed");
                     }
                 }
             }
+            if let Some(by) = record_by {
+                wait = wait.min(by.saturating_duration_since(Instant::now()));
+            }
             tokio::select! {
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                () = self.waker.notified() => {}
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    collect(done, &mut sent, &mut record_by, self.settings.record_interval);
+                }
+                () = self.waker.notified() => want_claim = true,
                 changed = shutdown.changed() => {
                     stopping = changed.is_err() || *shutdown.borrow();
                 }
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep(wait) => want_claim = true,
             }
         }
         // Let in-flight sends finish within the grace period; abandoned ones are sent
         // again once their lease runs out (at-least-once).
-        let drain = async { while in_flight.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.settings.shutdown_grace, drain)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                abandoned = in_flight.len(),
-                "deliveries still in flight at shutdown; they will be sent again later"
-            );
-            in_flight.abort_all();
+        let grace = tokio::time::sleep(self.settings.shutdown_grace);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                done = in_flight.join_next() => match done {
+                    Some(done) => collect(done, &mut sent, &mut record_by, Duration::ZERO),
+                    None => break,
+                },
+                () = &mut grace => {
+                    tracing::warn!(
+                        abandoned = in_flight.len(),
+                        "deliveries still in flight at shutdown; they will be sent again later"
+                    );
+                    in_flight.abort_all();
+                    break;
+                }
+            }
+        }
+        self.record(sent).await;
+    }
+
+    /// Records the outcomes of finished sends in one transaction, then what follows
+    /// from them: followers behind a gone inbox removed, failing hosts checked.
+    async fn record(&self, sent: Vec<Sent>) {
+        if sent.is_empty() {
+            return;
+        }
+        let now = Utc::now();
+        let store = self.federation.store();
+        let outcomes = sent
+            .iter()
+            .map(|one| (one.id, one.outcome.clone()))
+            .collect();
+        match store.finish_deliveries(outcomes, now).await {
+            Ok(unknown) => {
+                for id in unknown {
+                    tracing::warn!(delivery = id, "a sent delivery no longer exists");
+                }
+            }
+            Err(err) => {
+                // The leases run out and the deliveries are tried again: at-least-once.
+                tracing::warn!(error = %err, deliveries = sent.len(),
+                    "recording delivery outcomes failed");
+                return;
+            }
+        }
+        let mut failing_hosts = BTreeSet::new();
+        for one in &sent {
+            if one.gone {
+                // Q3: the inbox is gone for good; so are the followers behind it.
+                match store.remove_followers_with_inbox(&one.inbox).await {
+                    Ok(removed) if removed > 0 => {
+                        tracing::info!(inbox = %one.inbox, removed,
+                            "removed followers whose inbox is gone");
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, "removing followers of a gone inbox failed");
+                    }
+                }
+            }
+            if !matches!(one.outcome, DeliveryOutcome::Delivered { .. }) {
+                failing_hosts.insert(one.host.as_str());
+            }
+        }
+        for host in failing_hosts {
+            mark_unreachable_if_failing_for_days(&self.federation, host, now).await;
         }
     }
 
@@ -347,6 +473,23 @@ impl DeliveryWorker {
                 poll
             }
         }
+    }
+}
+
+/// Adds a finished send to the outcomes waiting to be recorded.
+fn collect(
+    done: Result<Sent, tokio::task::JoinError>,
+    sent: &mut Vec<Sent>,
+    record_by: &mut Option<Instant>,
+    interval: Duration,
+) {
+    match done {
+        Ok(one) => {
+            sent.push(one);
+            record_by.get_or_insert_with(|| Instant::now() + interval);
+        }
+        // A send that panicked or was aborted: its lease runs out and it is sent again.
+        Err(err) => tracing::warn!(error = %err, "a delivery task ended abnormally"),
     }
 }
 
@@ -391,6 +534,38 @@ async fn signer_for(
     Ok(found)
 }
 
+/// Signs a POST of `body` to `inbox` on the blocking pool, one signature per core at a
+/// time.
+async fn sign_on_pool(
+    signers: &Signers,
+    inbox: &Url,
+    body: &str,
+    key_id: String,
+    key: Arc<SigningKey>,
+) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+    let _core = signers
+        .cores
+        .acquire()
+        .await
+        .map_err(|err| err.to_string())?;
+    let inbox = inbox.clone();
+    let body = body.to_owned();
+    tokio::task::spawn_blocking(move || {
+        // Q9: a fresh Date and signature on every attempt.
+        sign_request(
+            &Method::POST,
+            &inbox,
+            body.as_bytes(),
+            &key_id,
+            &key,
+            SystemTime::now(),
+        )
+        .map_err(|err| err.to_string())
+    })
+    .await
+    .map_err(|err| err.to_string())?
+}
+
 /// One attempt: sign, POST, classify.
 async fn attempt(federation: &Federation, signers: &Signers, job: &DeliveryJob) -> AttemptResult {
     let inbox = match Url::parse(&job.inbox) {
@@ -421,16 +596,7 @@ async fn attempt(federation: &Federation, signers: &Signers, job: &DeliveryJob) 
             };
         }
     };
-    let body = job.payload.as_bytes();
-    // Q9: a fresh Date and signature on every attempt.
-    let headers = match sign_request(
-        &Method::POST,
-        &inbox,
-        body,
-        &key_id,
-        &key,
-        SystemTime::now(),
-    ) {
+    let headers = match sign_on_pool(signers, &inbox, &job.payload, key_id, key).await {
         Ok(headers) => headers,
         Err(err) => {
             return AttemptResult::Transient {
@@ -491,10 +657,9 @@ async fn attempt(federation: &Federation, signers: &Signers, job: &DeliveryJob) 
     }
 }
 
-/// Sends one delivery and records the outcome.
-async fn deliver(federation: &Federation, signers: &Signers, job: DeliveryJob) {
+/// Sends one delivery; its outcome is recorded later, with others.
+async fn send(federation: &Federation, signers: &Signers, job: DeliveryJob) -> Sent {
     let result = attempt(federation, signers, &job).await;
-    let now = Utc::now();
     let gone = matches!(
         result,
         AttemptResult::Final {
@@ -502,10 +667,7 @@ async fn deliver(federation: &Federation, signers: &Signers, job: DeliveryJob) {
             ..
         }
     );
-    let jitter = rand_jitter();
-    let outcome = outcome_for(&job, result, now, jitter);
-    let store = federation.store();
-    let failed_attempt = !matches!(outcome, DeliveryOutcome::Delivered { .. });
+    let outcome = outcome_for(&job, result, Utc::now(), rand_jitter());
     match &outcome {
         DeliveryOutcome::Delivered { .. } => {
             tracing::debug!(inbox = %job.inbox, activity = %job.activity_ap_id, "delivered");
@@ -523,23 +685,12 @@ async fn deliver(federation: &Federation, signers: &Signers, job: DeliveryJob) {
                 "delivery failed for good");
         }
     }
-    if let Err(err) = store.finish_delivery(job.id, outcome, now).await {
-        // The lease runs out and the delivery is tried again: at-least-once.
-        tracing::warn!(error = %err, delivery = job.id, "recording a delivery outcome failed");
-        return;
-    }
-    if gone {
-        // Q3: the inbox is gone for good; so are the followers behind it.
-        match store.remove_followers_with_inbox(&job.inbox).await {
-            Ok(removed) if removed > 0 => {
-                tracing::info!(inbox = %job.inbox, removed, "removed followers whose inbox is gone");
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "removing followers of a gone inbox failed"),
-        }
-    }
-    if failed_attempt {
-        mark_unreachable_if_failing_for_days(federation, &job.host, now).await;
+    Sent {
+        id: job.id,
+        inbox: job.inbox,
+        host: job.host,
+        outcome,
+        gone,
     }
 }
 

@@ -71,26 +71,44 @@ macro_rules! delivery_job_columns {
 /// The ids of the deliveries one claim leases, oldest first: due ($1 = now), not leased,
 /// on a host that is reachable or whose probe is due, and at most `room` per host, where
 /// `room` is the per-host cap ($3; 1 for a host being probed) minus the deliveries to that
-/// host already leased. At most $2 of them.
+/// host already leased. At most $2 of them, chosen among the oldest `$window` claimable
+/// deliveries: ranking every pending delivery per host on each claim made a 10,000-inbox
+/// fan-out spend seconds in claims (the caller claims again over all of them when this
+/// window leaves it short, so that a host at its cap at the head of the queue never holds
+/// back the others).
 macro_rules! claimable_delivery_ids {
-    () => {
-        "SELECT ranked.id FROM ( \
+    ($window:literal) => {
+        concat!(
+            "SELECT ranked.id FROM ( \
              SELECT d.id, d.next_attempt_at, \
                  ROW_NUMBER() OVER (PARTITION BY d.host ORDER BY d.next_attempt_at, d.id) \
                      AS place, \
                  CASE WHEN h.unreachable THEN 1 ELSE $3 END - COALESCE(l.leased, 0) AS room \
-             FROM deliveries d \
+             FROM (SELECT id, host, next_attempt_at FROM deliveries \
+                 WHERE state = 'pending' AND next_attempt_at <= $1 \
+                     AND (leased_until IS NULL OR leased_until <= $1) \
+                 ORDER BY next_attempt_at, id LIMIT ",
+            $window,
+            ") d \
              LEFT JOIN hosts h ON h.host = d.host \
              LEFT JOIN (SELECT host, COUNT(*) AS leased FROM deliveries \
                  WHERE leased_until > $1 GROUP BY host) l ON l.host = d.host \
-             WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
-                 AND (d.leased_until IS NULL OR d.leased_until <= $1) \
-                 AND (h.host IS NULL OR h.unreachable = FALSE OR h.next_probe_at <= $1) \
+             WHERE h.host IS NULL OR h.unreachable = FALSE OR h.next_probe_at <= $1 \
          ) ranked \
          WHERE ranked.place <= ranked.room \
          ORDER BY ranked.next_attempt_at, ranked.id LIMIT $2"
+        )
     };
 }
+
+/// How many of the oldest claimable deliveries a claim of `limit` ranks first (see
+/// `claimable_delivery_ids`); [`FULL_CLAIM_WINDOW`] ranks them all.
+pub(crate) fn claim_window(limit: i64) -> i64 {
+    limit.saturating_mul(8).max(64)
+}
+
+/// A claim window covering every pending delivery.
+pub(crate) const FULL_CLAIM_WINDOW: i64 = i64::MAX;
 
 /// A `remote_actors` row.
 #[derive(Debug, sqlx::FromRow)]
@@ -476,12 +494,13 @@ pub(crate) mod sql {
 
     // ---- deliveries ----
     /// SQLite's claim, inside `BEGIN IMMEDIATE` (no other writer until commit): read the
-    /// jobs, then lease each with [`LEASE_DELIVERY`] and probe with [`PROBE_HOST`].
+    /// jobs ($4 the claim window), then lease each with [`LEASE_DELIVERY`] and probe with
+    /// [`PROBE_HOST`].
     pub(crate) const SQLITE_CLAIMABLE_JOBS: &str = concat!(
         "SELECT ",
         delivery_job_columns!(),
         " FROM deliveries d JOIN activities a ON a.id = d.activity_id WHERE d.id IN (",
-        claimable_delivery_ids!(),
+        claimable_delivery_ids!("$4"),
         ") ORDER BY d.next_attempt_at, d.id"
     );
     pub(crate) const LEASE_DELIVERY: &str = "UPDATE deliveries SET leased_until = $2 WHERE id = $1";
@@ -490,14 +509,14 @@ pub(crate) mod sql {
         "UPDATE hosts SET next_probe_at = $2 WHERE host = $1 AND unreachable = TRUE";
     /// PostgreSQL's claim, one statement: lock the chosen rows, skipping those another
     /// claimer has locked (it is leasing them), lease them until $4 and move the probe of
-    /// the unreachable hosts among them to $5. Locking re-checks the due conditions on
+    /// the unreachable hosts among them to $5 ($6 is the claim window). Locking re-checks the due conditions on
     /// rows another claimer leased and committed meanwhile, so no row is leased twice.
     /// Claimers that run at once rank a host's deliveries alike, so what one skips the
     /// other leases, and the per-host cap holds for both together.
     pub(crate) const POSTGRES_CLAIM: &str = concat!(
         "WITH chosen AS ( \
              SELECT d.id, d.host FROM deliveries d WHERE d.id IN (",
-        claimable_delivery_ids!(),
+        claimable_delivery_ids!("$6"),
         ") AND d.state = 'pending' AND (d.leased_until IS NULL OR d.leased_until <= $1) \
              FOR UPDATE SKIP LOCKED \
          ), probed AS ( \
@@ -729,6 +748,24 @@ pub(crate) async fn finish_delivery<C: FederationTxStatements + ?Sized>(
         _ if host_failed => conn.host_failed(&host, now).await,
         _ => Ok(()),
     }
+}
+
+/// `Store::finish_deliveries`, inside the engine's write transaction: each outcome as
+/// [`finish_delivery`] records it; the ids of unknown deliveries are returned.
+pub(crate) async fn finish_deliveries<C: FederationTxStatements + ?Sized>(
+    conn: &mut C,
+    finished: Vec<(i64, DeliveryOutcome)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>> {
+    let mut unknown = Vec::new();
+    for (id, outcome) in finished {
+        match finish_delivery(conn, id, outcome, now).await {
+            Ok(()) => {}
+            Err(Error::NotFound(_)) => unknown.push(id),
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(unknown)
 }
 
 #[cfg(test)]

@@ -1233,16 +1233,31 @@ impl Store for PostgresStore {
         let now = util::db_time(now);
         let leased_until = federation_util::later(now, lease)?;
         let next_probe = federation_util::next_probe(now)?;
-        // One statement, hence one transaction; see `POSTGRES_CLAIM` for why concurrent
-        // claimers never lease the same delivery.
-        let rows = sqlx::query_as::<_, DeliveryJobRow>(fsql::POSTGRES_CLAIM)
-            .bind(now)
-            .bind(limit.max(0))
-            .bind(per_host.max(0))
-            .bind(leased_until)
-            .bind(next_probe)
-            .fetch_all(&self.pool)
-            .await?;
+        // One statement per window, each its own transaction; see `POSTGRES_CLAIM` for why
+        // concurrent claimers never lease the same delivery.
+        let limit = limit.max(0);
+        let mut rows = Vec::new();
+        // The oldest deliveries first; all of them only when those leave the claim short.
+        for window in [
+            federation_util::claim_window(limit),
+            federation_util::FULL_CLAIM_WINDOW,
+        ] {
+            let wanted = limit - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            if wanted <= 0 {
+                break;
+            }
+            rows.extend(
+                sqlx::query_as::<_, DeliveryJobRow>(fsql::POSTGRES_CLAIM)
+                    .bind(now)
+                    .bind(wanted)
+                    .bind(per_host.max(0))
+                    .bind(leased_until)
+                    .bind(next_probe)
+                    .bind(window)
+                    .fetch_all(&self.pool)
+                    .await?,
+            );
+        }
         federation_util::delivery_jobs(rows)
     }
 
@@ -1256,6 +1271,20 @@ impl Store for PostgresStore {
         federation_util::finish_delivery(&mut *tx, id, outcome, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn finish_deliveries(
+        &self,
+        finished: Vec<(i64, DeliveryOutcome)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>> {
+        if finished.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
+        let unknown = federation_util::finish_deliveries(&mut *tx, finished, now).await?;
+        tx.commit().await?;
+        Ok(unknown)
     }
 
     async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {

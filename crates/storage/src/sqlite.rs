@@ -1264,18 +1264,32 @@ impl Store for SqliteStore {
         // BEGIN IMMEDIATE holds the write lock from the first read: no other claimer (in
         // this process or another) reads the same due rows before this one has leased them.
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query_as::<_, DeliveryJobRow>(fsql::SQLITE_CLAIMABLE_JOBS)
-            .bind(now)
-            .bind(limit.max(0))
-            .bind(per_host.max(0))
-            .fetch_all(&mut *tx)
-            .await?;
-        for row in &rows {
-            sqlx::query(fsql::LEASE_DELIVERY)
-                .bind(row.id())
-                .bind(leased_until)
-                .execute(&mut *tx)
+        let limit = limit.max(0);
+        let mut rows = Vec::new();
+        // The oldest deliveries first; all of them only when those leave the claim short.
+        for window in [
+            federation_util::claim_window(limit),
+            federation_util::FULL_CLAIM_WINDOW,
+        ] {
+            let wanted = limit - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            if wanted <= 0 {
+                break;
+            }
+            let found = sqlx::query_as::<_, DeliveryJobRow>(fsql::SQLITE_CLAIMABLE_JOBS)
+                .bind(now)
+                .bind(wanted)
+                .bind(per_host.max(0))
+                .bind(window)
+                .fetch_all(&mut *tx)
                 .await?;
+            for row in &found {
+                sqlx::query(fsql::LEASE_DELIVERY)
+                    .bind(row.id())
+                    .bind(leased_until)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            rows.extend(found);
         }
         let hosts: BTreeSet<&str> = rows.iter().map(DeliveryJobRow::host).collect();
         for host in hosts {
@@ -1299,6 +1313,20 @@ impl Store for SqliteStore {
         federation_util::finish_delivery(&mut *tx, id, outcome, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn finish_deliveries(
+        &self,
+        finished: Vec<(i64, DeliveryOutcome)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>> {
+        if finished.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_write().await?;
+        let unknown = federation_util::finish_deliveries(&mut *tx, finished, now).await?;
+        tx.commit().await?;
+        Ok(unknown)
     }
 
     async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {

@@ -449,6 +449,15 @@ pub trait Store: Send + Sync + 'static {
         outcome: DeliveryOutcome,
         now: DateTime<Utc>,
     ) -> Result<()>;
+    /// [`Store::finish_delivery`] for many attempts at once, in one write transaction (the
+    /// delivery worker records outcomes in batches: one commit for many sends). Each
+    /// outcome has the same effect as alone; the ids that name no delivery are returned
+    /// instead of failing the batch.
+    async fn finish_deliveries(
+        &self,
+        finished: Vec<(i64, DeliveryOutcome)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>>;
     /// The earliest `next_attempt_at` of pending deliveries (the worker sleeps until then),
     /// pushed back to the end of a delivery's lease and, for an unreachable host, to its
     /// next probe. Deliveries held back only by the per-host cap count as due.

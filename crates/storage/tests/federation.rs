@@ -1615,6 +1615,139 @@ async fn site_counts_count_recently_active_authors(store: Arc<dyn Store>) {
     assert_eq!(counts.active_authors_halfyear, 3);
 }
 
+/// The worker records outcomes in batches: each has the effect it has alone, a late
+/// outcome leaves the first one standing, and an unknown id is returned, not an error.
+async fn outcomes_are_recorded_in_batches(store: Arc<dyn Store>) {
+    let alice = author(&*store, "alice").await;
+    let inboxes = [
+        "https://ok.example/inbox/1",
+        "https://ok.example/inbox/2",
+        "https://down.example/inbox",
+        "https://refuses.example/inbox",
+    ];
+    let create = activity("create", LocalActor::Blog, "Create", &[], &inboxes);
+    let post = store
+        .create_post(
+            draft(alice.id, "hello", PostStatus::Published, at(0), &[]),
+            vec![create],
+        )
+        .await
+        .unwrap();
+    let now = later();
+    let jobs = store.claim_deliveries(now, 10, 10, lease()).await.unwrap();
+    assert_eq!(jobs.len(), 4);
+    let id = |inbox: &str| jobs.iter().find(|job| job.inbox == inbox).unwrap().id;
+    let retry_at = now + Duration::minutes(5);
+    let failed = |status: u16, error: &str| DeliveryOutcome::Failed {
+        status: Some(status),
+        error: error.to_owned(),
+    };
+    let unknown = store
+        .finish_deliveries(
+            vec![
+                (id(inboxes[0]), DeliveryOutcome::Delivered { status: 202 }),
+                (999_999, DeliveryOutcome::Delivered { status: 202 }),
+                (id(inboxes[1]), DeliveryOutcome::Delivered { status: 200 }),
+                (
+                    id(inboxes[2]),
+                    DeliveryOutcome::Retry {
+                        next_attempt_at: retry_at,
+                        status: Some(503),
+                        error: "HTTP 503".to_owned(),
+                    },
+                ),
+                (id(inboxes[3]), failed(403, "HTTP 403")),
+                // A late second outcome in the same batch: the first stands.
+                (id(inboxes[0]), failed(500, "late")),
+            ],
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unknown, [999_999]);
+    assert!(
+        store
+            .finish_deliveries(Vec::new(), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let statuses = store.deliveries_for_post(post.id).await.unwrap();
+    let state = |inbox: &str| {
+        let found = statuses.iter().find(|s| s.inbox == inbox).unwrap();
+        (found.state, found.attempts, found.last_status)
+    };
+    assert_eq!(state(inboxes[0]), (DeliveryState::Delivered, 1, Some(202)));
+    assert_eq!(state(inboxes[1]), (DeliveryState::Delivered, 1, Some(200)));
+    assert_eq!(state(inboxes[2]), (DeliveryState::Pending, 1, Some(503)));
+    assert_eq!(state(inboxes[3]), (DeliveryState::Failed, 1, Some(403)));
+    // Hosts' health as if recorded one by one: the 403 is not held against its host.
+    let ok = store.host_health("ok.example").await.unwrap().unwrap();
+    assert_eq!(ok.last_success_at, Some(now));
+    let down = store.host_health("down.example").await.unwrap().unwrap();
+    assert_eq!(down.consecutive_failures, 1);
+    assert_eq!(store.host_health("refuses.example").await.unwrap(), None);
+    // The leases ended: the retry is claimable when due, nothing else is.
+    let again = store
+        .claim_deliveries(retry_at, 10, 10, lease())
+        .await
+        .unwrap();
+    assert_eq!(job_inboxes(&again), [inboxes[2]]);
+}
+
+/// A claim ranks the oldest deliveries first; a host at its cap filling that window
+/// does not hold back the hosts queued behind it.
+async fn a_busy_host_at_the_head_of_the_queue_does_not_hold_back_others(store: Arc<dyn Store>) {
+    let mut inboxes: Vec<String> = (0..80)
+        .map(|n| format!("https://busy.example/users/u{n}/inbox"))
+        .collect();
+    inboxes.extend((0..3).map(|n| format!("https://quiet.example/users/u{n}/inbox")));
+    let refs: Vec<&str> = inboxes.iter().map(String::as_str).collect();
+    store
+        .enqueue_activities(vec![activity(
+            "busy-first",
+            LocalActor::Blog,
+            "Create",
+            &[],
+            &refs,
+        )])
+        .await
+        .unwrap();
+    let now = later();
+    let first = store.claim_deliveries(now, 4, 2, lease()).await.unwrap();
+    let hosts: Vec<&str> = first.iter().map(|job| job.host.as_str()).collect();
+    assert_eq!(
+        hosts,
+        [
+            "busy.example",
+            "busy.example",
+            "quiet.example",
+            "quiet.example"
+        ]
+    );
+    // Both at their cap now: nothing more until an outcome is recorded.
+    assert!(
+        store
+            .claim_deliveries(now, 4, 2, lease())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let quiet = first
+        .iter()
+        .find(|job| job.host == "quiet.example")
+        .unwrap();
+    store
+        .finish_deliveries(
+            vec![(quiet.id, DeliveryOutcome::Delivered { status: 202 })],
+            now,
+        )
+        .await
+        .unwrap();
+    let next = store.claim_deliveries(now, 4, 2, lease()).await.unwrap();
+    assert_eq!(job_inboxes(&next), [inboxes[82].as_str()]);
+}
+
 conformance! {
     actor_keys_are_stored_once =>
         sqlite_actor_keys_are_stored_once,
@@ -1655,6 +1788,12 @@ conformance! {
     site_counts_count_recently_active_authors =>
         sqlite_site_counts_count_recently_active_authors,
         postgres_site_counts_count_recently_active_authors;
+    outcomes_are_recorded_in_batches =>
+        sqlite_outcomes_are_recorded_in_batches,
+        postgres_outcomes_are_recorded_in_batches;
+    a_busy_host_at_the_head_of_the_queue_does_not_hold_back_others =>
+        sqlite_a_busy_host_at_the_head_of_the_queue_does_not_hold_back_others,
+        postgres_a_busy_host_at_the_head_of_the_queue_does_not_hold_back_others;
 }
 
 // ---------------------------------------------------------------------------------------
