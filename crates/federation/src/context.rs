@@ -43,6 +43,10 @@ struct Inner {
     delivery_http: reqwest::Client,
     /// Parsed keys of our actors (parsing a PEM costs more than a signature).
     keys: Mutex<HashMap<LocalActor, ActorKey>>,
+    /// Held while a key missing from `keys` is read or made: the first fan-out of a new
+    /// author starts a hundred sends at once, and each would otherwise generate its own
+    /// RSA key (seconds of CPU) before all but one were thrown away.
+    key_loading: tokio::sync::Mutex<()>,
     /// Wakes this process's delivery worker after activities were recorded.
     delivery_wakeup: Arc<tokio::sync::Notify>,
     /// How fediverse comments are moderated. Kept here rather than in
@@ -99,6 +103,7 @@ impl Federation {
                 http,
                 delivery_http,
                 keys: Mutex::new(HashMap::new()),
+                key_loading: tokio::sync::Mutex::new(()),
                 delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
                 comments_moderation: RwLock::new(CommentsModeration::default()),
                 comments_close_after_days: RwLock::new(0),
@@ -233,6 +238,11 @@ impl Federation {
     /// processes generating at once end up using the same stored key.
     pub async fn actor_key(&self, actor: LocalActor) -> Result<ActorKey, FederationError> {
         if let Some(key) = self.cached_key(actor) {
+            return Ok(key);
+        }
+        let _loading = self.inner.key_loading.lock().await;
+        if let Some(key) = self.cached_key(actor) {
+            // Loaded by the caller we waited for.
             return Ok(key);
         }
         let key = match self.inner.store.actor_key(actor).await? {

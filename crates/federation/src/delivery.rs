@@ -40,7 +40,7 @@ use gloss_storage::{DeliveryJob, DeliveryOutcome, LocalActor};
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -240,7 +240,9 @@ impl std::fmt::Debug for DeliveryWorker {
 /// Our actors' signing keys and ids, looked up once per worker, and the bound on
 /// signatures computed at once.
 struct Signers {
-    by_actor: Mutex<HashMap<LocalActor, (Arc<SigningKey>, String)>>,
+    /// Held during a lookup, so that the sends a claim starts together parse an actor's
+    /// key once rather than each on its own.
+    by_actor: tokio::sync::Mutex<HashMap<LocalActor, (Arc<SigningKey>, String)>>,
     /// RSA signing is CPU work (about half a millisecond): it runs on the blocking pool,
     /// never on the async threads that serve requests, at most one per core at a time.
     cores: Semaphore,
@@ -249,7 +251,7 @@ struct Signers {
 impl Signers {
     fn new(cores: usize) -> Signers {
         Signers {
-            by_actor: Mutex::new(HashMap::new()),
+            by_actor: tokio::sync::Mutex::new(HashMap::new()),
             cores: Semaphore::new(cores.max(1)),
         }
     }
@@ -499,13 +501,9 @@ async fn signer_for(
     signers: &Signers,
     actor: LocalActor,
 ) -> Result<(Arc<SigningKey>, String), String> {
-    if let Some(found) = signers
-        .by_actor
-        .lock()
-        .ok()
-        .and_then(|map| map.get(&actor).cloned())
-    {
-        return Ok(found);
+    let mut by_actor = signers.by_actor.lock().await;
+    if let Some(found) = by_actor.get(&actor) {
+        return Ok(found.clone());
     }
     let urls = federation.urls();
     let actor_id = match actor {
@@ -528,9 +526,7 @@ async fn signer_for(
     let key =
         Arc::new(SigningKey::from_pkcs8_pem(&pair.private_key_pem).map_err(|err| err.to_string())?);
     let found = (key, Urls::key_id(&actor_id));
-    if let Ok(mut map) = signers.by_actor.lock() {
-        map.insert(actor, found.clone());
-    }
+    by_actor.insert(actor, found.clone());
     Ok(found)
 }
 
