@@ -7,7 +7,7 @@
 //!  loop: claim_deliveries(now, ≤ free slots, per host 4, lease 1 min) ──► a task per job
 //!        │   (the store leases rows: another process never takes   (≤ 128 in flight)
 //!        │    them; a crashed worker's lease runs out → at-least-once)      │
-//!        │                                      sign on the blocking pool (≤ 1 per core)
+//!        │                          sign on a signing thread (one per core, nice 10)
 //!        │                                                                  │ POST
 //!        └◄── finish_deliveries(outcomes): one transaction per batch ◄──────┘
 //!             (≤ 128 outcomes, or 25 ms after the first, or nothing else in flight)
@@ -15,9 +15,9 @@
 //!
 //! Each claim and each recording is a write transaction, so both are batched: a claim
 //! fills a quarter of the free slots at least, and outcomes wait up to 25 ms to be
-//! committed together. Signing (RSA, about half a millisecond) runs on tokio's blocking
-//! pool with at most one signature per core, so that a large fan-out never stalls the
-//! async threads that answer requests.
+//! committed together. Signing (RSA, about half a millisecond) runs on threads of its own,
+//! one per core at a lower CPU priority, so that a large fan-out never stalls the async
+//! threads that answer requests and takes only the CPU they leave.
 //!
 //! The per-host cap lives in the claim (it counts deliveries already leased to a host),
 //! and sends run concurrently, so one slow server only ever holds its own four slots
@@ -42,7 +42,7 @@ use reqwest::{Method, StatusCode};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 
@@ -80,7 +80,7 @@ pub struct DeliverySettings {
     /// so this is large: slow receivers (each host holds at most `per_host` of them)
     /// must leave room for the healthy ones.
     pub concurrency: usize,
-    /// Most signatures computed at once (on the blocking pool); the number of cores.
+    /// Threads computing signatures (at a lower CPU priority); the number of cores.
     pub signing_threads: usize,
     /// Outcomes of finished sends are recorded together, at the latest this long after
     /// the first of them finished (sooner when a batch is full or nothing else is in
@@ -237,22 +237,99 @@ impl std::fmt::Debug for DeliveryWorker {
     }
 }
 
-/// Our actors' signing keys and ids, looked up once per worker, and the bound on
-/// signatures computed at once.
+/// Our actors' signing keys and ids, looked up once per worker, and the threads that
+/// compute signatures.
 struct Signers {
     /// Held during a lookup, so that the sends a claim starts together parse an actor's
     /// key once rather than each on its own.
     by_actor: tokio::sync::Mutex<HashMap<LocalActor, (Arc<SigningKey>, String)>>,
-    /// RSA signing is CPU work (about half a millisecond): it runs on the blocking pool,
-    /// never on the async threads that serve requests, at most one per core at a time.
-    cores: Semaphore,
+    pool: SigningPool,
 }
 
 impl Signers {
-    fn new(cores: usize) -> Signers {
+    fn new(threads: usize) -> Signers {
         Signers {
             by_actor: tokio::sync::Mutex::new(HashMap::new()),
-            cores: Semaphore::new(cores.max(1)),
+            pool: SigningPool::start(threads),
+        }
+    }
+}
+
+/// A signature to compute, with where to send it.
+type SigningJob = Box<dyn FnOnce() + Send>;
+
+/// Threads of their own for RSA signing (about half a millisecond of CPU each): never on
+/// the async threads that answer requests, one per core, and at a lower CPU priority
+/// (nice 10 on Linux), so that a fan-out to thousands of inboxes takes the CPU the
+/// requests leave rather than delaying them. They end when the worker does.
+struct SigningPool {
+    jobs: Option<std::sync::mpsc::Sender<SigningJob>>,
+}
+
+/// The nice value of the signing threads.
+const SIGNING_NICE: i32 = 10;
+
+impl SigningPool {
+    fn start(threads: usize) -> SigningPool {
+        let (jobs, queue) = std::sync::mpsc::channel::<SigningJob>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        let mut started = 0;
+        for n in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("gloss-signer-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(err) => tracing::warn!(error = %err, "starting a signing thread failed"),
+            }
+        }
+        SigningPool {
+            // Without a thread, signing fails (and the deliveries are retried later).
+            jobs: (started > 0).then_some(jobs),
+        }
+    }
+
+    /// Runs `sign` on a signing thread and returns its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        sign: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: SigningJob = Box::new(move || {
+            let _ = done.send(sign());
+        });
+        self.jobs
+            .as_ref()
+            .ok_or_else(|| "no signing thread".to_owned())?
+            .send(job)
+            .map_err(|_| "the signing threads stopped".to_owned())?;
+        result
+            .await
+            .map_err(|_| "a signing thread stopped".to_owned())
+    }
+}
+
+/// Lowers the calling thread's CPU priority (Linux: `setpriority` on the thread id).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        if let Err(err) = rustix::process::setpriority_process(Some(thread), SIGNING_NICE) {
+            tracing::debug!(error = %err, "could not lower the signing thread's priority");
         }
     }
 }
@@ -530,8 +607,7 @@ async fn signer_for(
     Ok(found)
 }
 
-/// Signs a POST of `body` to `inbox` on the blocking pool, one signature per core at a
-/// time.
+/// Signs a POST of `body` to `inbox` on a signing thread.
 async fn sign_on_pool(
     signers: &Signers,
     inbox: &Url,
@@ -539,27 +615,23 @@ async fn sign_on_pool(
     key_id: String,
     key: Arc<SigningKey>,
 ) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
-    let _core = signers
-        .cores
-        .acquire()
-        .await
-        .map_err(|err| err.to_string())?;
     let inbox = inbox.clone();
     let body = body.to_owned();
-    tokio::task::spawn_blocking(move || {
-        // Q9: a fresh Date and signature on every attempt.
-        sign_request(
-            &Method::POST,
-            &inbox,
-            body.as_bytes(),
-            &key_id,
-            &key,
-            SystemTime::now(),
-        )
-        .map_err(|err| err.to_string())
-    })
-    .await
-    .map_err(|err| err.to_string())?
+    signers
+        .pool
+        .run(move || {
+            // Q9: a fresh Date and signature on every attempt.
+            sign_request(
+                &Method::POST,
+                &inbox,
+                body.as_bytes(),
+                &key_id,
+                &key,
+                SystemTime::now(),
+            )
+            .map_err(|err| err.to_string())
+        })
+        .await?
 }
 
 /// One attempt: sign, POST, classify.
@@ -731,6 +803,8 @@ pub fn is_final_status(status: StatusCode) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn job(attempts: i32, created_at: DateTime<Utc>) -> DeliveryJob {
@@ -743,6 +817,31 @@ mod tests {
             host: "m.example".into(),
             attempts,
             created_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn signatures_run_on_their_own_threads_at_a_lower_priority() {
+        let pool = SigningPool::start(2);
+        let on = pool
+            .run(|| std::thread::current().name().map(str::to_owned))
+            .await
+            .unwrap();
+        assert!(on.is_some_and(|name| name.starts_with("gloss-signer-")));
+        #[cfg(target_os = "linux")]
+        {
+            let nice = pool
+                .run(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(nice, SIGNING_NICE);
+        }
+        // Many at once: each gets its own answer.
+        let answers =
+            futures_util::future::join_all((0..50).map(|n| pool.run(move || n * 2))).await;
+        for (n, answer) in answers.into_iter().enumerate() {
+            assert_eq!(answer.unwrap(), n * 2);
         }
     }
 
