@@ -17,7 +17,7 @@ use crate::discussion_util::{self, DiscussionStatements};
 use crate::error::Error;
 use crate::federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryStatus, FollowState, Follower, HostHealth,
-    LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
+    LocalActor, OutgoingActivity, ReceivedActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
 };
 use crate::federation_util::{
     self, ActivityInsert, ActorKeyRow, DeliveryCountsRow, DeliveryFinish, DeliveryJobRow,
@@ -345,6 +345,28 @@ impl FederationTxStatements for PgConnection {
             .execute(&mut *self)
             .await?;
         Ok(())
+    }
+
+    async fn host_contacted(&mut self, host: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(fsql::HOST_REACHABLE_AGAIN)
+            .bind(host)
+            .execute(&mut *self)
+            .await?;
+        sqlx::query(fsql::HOST_DELIVERIES_DUE_NOW)
+            .bind(host)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_received_activity(&mut self, ap_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(fsql::RECORD_RECEIVED_ACTIVITY)
+            .bind(ap_id)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }
 
@@ -764,6 +786,18 @@ impl Store for PostgresStore {
     async fn record_reaction(&self, reaction: NewReaction) -> Result<ReactionOutcome> {
         let mut tx = self.begin_write().await?;
         let outcome = discussion_util::record_reaction(&mut *tx, reaction).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn record_received_reaction(
+        &self,
+        reaction: NewReaction,
+        received: ReceivedActivity,
+    ) -> Result<(ReactionOutcome, bool)> {
+        let mut tx = self.begin_write().await?;
+        let outcome =
+            discussion_util::record_received_reaction(&mut *tx, reaction, &received).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -1328,6 +1362,13 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn receive_activity(&self, received: ReceivedActivity) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let new = federation_util::receive_activity(&mut *tx, &received).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     async fn purge_received_activities(&self, before: DateTime<Utc>) -> Result<u64> {
