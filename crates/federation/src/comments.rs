@@ -1029,10 +1029,9 @@ impl Run<'_> {
         let store = self.federation.store();
         if let Some(slug) = self.federation.urls().post_slug_of(object.as_str()) {
             return Ok(store
-                .post_by_slug(&slug)
+                .published_post_id_by_slug(&slug)
                 .await?
-                .filter(|post| post.status == PostStatus::Published)
-                .map(|post| ThreadNode::Post(post.id)));
+                .map(ThreadNode::Post));
         }
         let held =
             comment_named_by(store.as_ref(), self.federation.urls(), object.as_str()).await?;

@@ -10,7 +10,7 @@
 //!                          take the write gate (shared with `SqliteStore::begin_write`)
 //!                          BEGIN IMMEDIATE                 (waits for another process's
 //!                          for each queued job (≤ 64):      writer: busy timeout)
-//!                              SAVEPOINT ─ job ─ok──► RELEASE, answer kept for later
+//!                              SAVEPOINT ─ job ─ok──► kept (nested), answer kept for later
 //!                                            └err─► ROLLBACK TO + RELEASE, caller
 //!                                                   answered with its error now
 //!                          COMMIT ─ok──► every kept answer: Ok(value)
@@ -162,12 +162,10 @@ async fn run_job(
         .execute(&mut **conn)
         .await?;
     match job(conn).await {
-        Some(answer) => {
-            sqlx::raw_sql("RELEASE gloss_write")
-                .execute(&mut **conn)
-                .await?;
-            answers.push(answer);
-        }
+        // Not released: the savepoints of the successful jobs nest, and the COMMIT
+        // releases them all (one statement, one round trip, fewer per job). A later
+        // job's ROLLBACK TO names the most recent savepoint of that name, its own.
+        Some(answer) => answers.push(answer),
         None => {
             sqlx::raw_sql("ROLLBACK TO gloss_write")
                 .execute(&mut **conn)

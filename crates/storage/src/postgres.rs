@@ -491,6 +491,14 @@ impl Store for PostgresStore {
         self.post_with_tags(row).await
     }
 
+    async fn published_post_id_by_slug(&self, slug: &str) -> Result<Option<PostId>> {
+        let id = sqlx::query_scalar::<_, i64>(sql::PUBLISHED_POST_ID_BY_SLUG)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.map(PostId))
+    }
+
     async fn published_posts(&self, page: Page) -> Result<Vec<Post>> {
         let (limit, offset) = util::page_bounds(page);
         let rows = sqlx::query_as::<_, PostRow>(sql::PUBLISHED_POSTS)

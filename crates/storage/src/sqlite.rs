@@ -108,7 +108,9 @@ impl SqliteStore {
             .foreign_keys(true)
             // A writer waits up to this long for another writer instead of failing.
             .busy_timeout(Duration::from_secs(5));
-        let mut pool_options = SqlitePoolOptions::new();
+        // A connection to a local file cannot go stale: no ping before each use (each
+        // statement is a round trip to the connection's thread).
+        let mut pool_options = SqlitePoolOptions::new().test_before_acquire(false);
         if is_in_memory(url) {
             // Every connection to `sqlite::memory:` would be a database of its own, and it
             // vanishes with its last connection: keep exactly one, forever.
@@ -574,6 +576,14 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         self.post_with_tags(row).await
+    }
+
+    async fn published_post_id_by_slug(&self, slug: &str) -> Result<Option<PostId>> {
+        let id = sqlx::query_scalar::<_, i64>(sql::PUBLISHED_POST_ID_BY_SLUG)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.map(PostId))
     }
 
     async fn published_posts(&self, page: Page) -> Result<Vec<Post>> {

@@ -90,6 +90,9 @@ pub trait Store: Send + Sync + 'static {
     async fn post_by_id(&self, id: PostId) -> Result<Option<Post>>;
     /// Any status, so that callers can answer 410 for deleted posts.
     async fn post_by_slug(&self, slug: &str) -> Result<Option<Post>>;
+    /// The id of the published post with that slug: one cheap read, for the inbox
+    /// (what a Like or an Announce names).
+    async fn published_post_id_by_slug(&self, slug: &str) -> Result<Option<PostId>>;
     /// Published posts, newest first.
     async fn published_posts(&self, page: Page) -> Result<Vec<Post>>;
     async fn count_published_posts(&self) -> Result<i64>;

@@ -11,9 +11,9 @@ use gloss_storage::{
     Attachment, BlockKind, Comment, CommentFilter, CommentId, CommentOrigin, DeleteOutcome,
     EditOutcome, Error, FlagId, LocalActor, LocalAuthorReply, LocalReplyEdit, Moderation,
     ModerationDecider, NewComment, NewFlag, NewReaction, OutgoingActivity, Page, PostId,
-    PostReactions, ReactionCount, ReactionKind, ReactionOutcome, ReceivedActivity, RemoteActor,
-    RemoteActorId, RemoteActorUpsert, RemoteCommentEdit, RemoteCommentUpsert, Store, ThreadNode,
-    UndoOutcome, UpsertOutcome, Visibility,
+    PostReactions, PostStatus, ReactionCount, ReactionKind, ReactionOutcome, ReceivedActivity,
+    RemoteActor, RemoteActorId, RemoteActorUpsert, RemoteCommentEdit, RemoteCommentUpsert, Store,
+    ThreadNode, UndoOutcome, UpsertOutcome, Visibility,
 };
 use std::sync::Arc;
 
@@ -1054,6 +1054,26 @@ async fn a_received_reaction_records_its_activity_in_the_same_transaction(store:
     let talk = post(&*store, alice.id, "talk", 0).await;
     let ann = actor(&*store, "ann", "a.example").await;
     let on_post = ThreadNode::Post(talk.id);
+    // What a Like names, looked up cheaply: published posts only.
+    assert_eq!(
+        store.published_post_id_by_slug("talk").await.unwrap(),
+        Some(talk.id)
+    );
+    assert_eq!(store.published_post_id_by_slug("nope").await.unwrap(), None);
+    let draft_post = store
+        .create_post(
+            support::draft(alice.id, "later", PostStatus::Draft, at(1), &[]),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .published_post_id_by_slug(&draft_post.slug)
+            .await
+            .unwrap(),
+        None
+    );
 
     // The host had failed: the contact heals it, with the reaction.
     store
