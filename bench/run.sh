@@ -5,6 +5,7 @@
 #   bench/run.sh             full run (about 6-9 minutes on 2 cores)
 #   bench/run.sh --smoke     small fixtures and short windows (under a minute), for CI
 #   bench/run.sh --no-postgres
+#   bench/run.sh --only-inbox   the baselines and workload 1 only
 #   bench/run.sh --debug --smoke   the smoke run on debug builds (CI: keeps the suite
 #                                  working without a release build; figures meaningless)
 #

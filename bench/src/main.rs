@@ -9,13 +9,16 @@
 //! and never links the web layer: the server under test is always the binary.
 //!
 //! ```text
-//!  gloss-bench run [--smoke] [--no-postgres]
+//!  gloss-bench run [--smoke] [--no-postgres] [--only-inbox]
 //!    fixtures (seeded) ─► baselines ─► per engine: build db ─► gloss serve
 //!                                        ├─ W2 page, W1 inbox (closed loop, then half rate)
 //!                                        └─ restart ─► W3 fan-outs A, B, C (+ inbox p99)
 //!                        ─► W5 cold start (SQLite, 100k comments) ─► table (Markdown)
 //!  gloss-bench hello ADDR      the bare axum baseline server
 //! ```
+//!
+//! `--only-inbox` keeps the hello baseline and workload 1 (with the RSA and fsync
+//! baselines) and skips the rest, for quick before/after comparisons of the inbox.
 
 mod baselines;
 mod fixtures;
@@ -59,6 +62,8 @@ struct Sizes {
     fan_out_cap: Duration,
     /// Rate of the inbox probe whose p99 is compared idle and during the fan-out.
     probe_rate: f64,
+    /// Workload 1 only (and the baselines it is compared with): `--only-inbox`.
+    only_inbox: bool,
 }
 
 impl Sizes {
@@ -81,6 +86,7 @@ impl Sizes {
             fan_out_patience: Duration::from_secs(60),
             fan_out_cap: Duration::from_secs(60),
             probe_rate: 50.0,
+            only_inbox: false,
         }
     }
 
@@ -103,6 +109,7 @@ impl Sizes {
             fan_out_patience: Duration::from_secs(15),
             fan_out_cap: Duration::from_secs(15),
             probe_rate: 20.0,
+            only_inbox: false,
         }
     }
 }
@@ -427,7 +434,7 @@ async fn build_database(
         }
         (Engine::Postgres, None) => anyhow::bail!("no PostgreSQL database"),
     };
-    let mut gloss = Gloss {
+    let gloss = Gloss {
         binary: bench.gloss_binary.clone(),
         dir: dir.to_path_buf(),
         database_url: build_url.clone(),
@@ -452,6 +459,10 @@ async fn build_database(
             &key.public_pem,
         )
         .await?;
+    }
+    if bench.sizes.only_inbox {
+        drop(store);
+        return finish_database(bench, engine, dir, shm, gloss, pg_name).await;
     }
     register_followers(
         &store,
@@ -478,6 +489,19 @@ async fn build_database(
     )
     .await?;
     drop(store);
+    finish_database(bench, engine, dir, shm, gloss, pg_name).await
+}
+
+/// Moves the SQLite database built in memory-backed storage to the disk (or restores
+/// PostgreSQL's durable commits) once the fixtures are written.
+async fn finish_database(
+    bench: &Bench,
+    engine: Engine,
+    dir: &Path,
+    shm: tempfile::TempDir,
+    mut gloss: Gloss,
+    pg_name: Option<String>,
+) -> anyhow::Result<Gloss> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     match engine {
         Engine::Sqlite => {
@@ -549,7 +573,49 @@ async fn measure_engine(
     );
     let sampler = RssSampler::start(server.pid());
 
-    // Workload 2: the post page with its threaded comments.
+    if !sizes.only_inbox {
+        post_page(bench, engine, report).await;
+    }
+    inbox_workload(bench, engine, report).await;
+    let load_rss = sampler.finish();
+    report.row(
+        "4 memory",
+        e,
+        if sizes.only_inbox {
+            "RSS under load (max, workload 1)"
+        } else {
+            "RSS under load (max, workloads 1-2)"
+        },
+        format!("{:.1} MiB", mib(load_rss)),
+        "-".into(),
+        "-".into(),
+        "<= 64 MiB",
+        Some(mib(load_rss) <= 64.0),
+    );
+    if sizes.only_inbox {
+        server.stop();
+        return Ok(());
+    }
+    let source = bench.pool.source();
+    log(&format!("{e}: workload 3, inbox probe at idle"));
+    let idle_probe = load::fixed_rate(
+        addr,
+        Arc::clone(&source),
+        sizes.probe_rate,
+        sizes.window,
+        None,
+    )
+    .await;
+    note_errors(report, &format!("{e} idle inbox probe"), &idle_probe);
+    server.stop();
+    fan_outs(bench, engine, gloss, report, idle_probe).await
+}
+
+/// Workload 2: the post page with its threaded comments.
+async fn post_page(bench: &Bench, engine: Engine, report: &mut Report) {
+    let sizes = &bench.sizes;
+    let e = engine.name();
+    let addr = bench.listen;
     log(&format!("{e}: workload 2, the post page"));
     let page_path = format!("/posts/{}", fixtures::THREAD_SLUG);
     let page_bytes = processes::body_len(addr, &page_path).unwrap_or(0);
@@ -598,8 +664,13 @@ async fn measure_engine(
         ">= 0.25 x hello",
         None,
     );
+}
 
-    // Workload 1: signed inbox requests, verified and committed.
+/// Workload 1: signed inbox requests, verified and committed.
+async fn inbox_workload(bench: &Bench, engine: Engine, report: &mut Report) {
+    let sizes = &bench.sizes;
+    let e = engine.name();
+    let addr = bench.listen;
     log(&format!("{e}: workload 1, the signed inbox"));
     bench.pool.rewind();
     let source = bench.pool.source();
@@ -648,28 +719,20 @@ async fn measure_engine(
         "p99 <= 10 ms",
         Some(half.quantile_ms(0.99) <= 10.0),
     );
-    let load_rss = sampler.finish();
-    report.row(
-        "4 memory",
-        e,
-        "RSS under load (max, workloads 1-2)",
-        format!("{:.1} MiB", mib(load_rss)),
-        "-".into(),
-        "-".into(),
-        "<= 64 MiB",
-        Some(mib(load_rss) <= 64.0),
-    );
-    log(&format!("{e}: workload 3, inbox probe at idle"));
-    let idle_probe = load::fixed_rate(
-        addr,
-        Arc::clone(&source),
-        sizes.probe_rate,
-        sizes.window,
-        None,
-    )
-    .await;
-    note_errors(report, &format!("{e} idle inbox probe"), &idle_probe);
-    server.stop();
+}
+
+/// Workload 3: the fan-outs, each on a freshly started server.
+async fn fan_outs(
+    bench: &Bench,
+    engine: Engine,
+    gloss: &Gloss,
+    report: &mut Report,
+    idle_probe: LoadResult,
+) -> anyhow::Result<()> {
+    let sizes = &bench.sizes;
+    let e = engine.name();
+    let addr = bench.listen;
+    let source = bench.pool.source();
 
     // Workload 3. Each post is published with the CLI while the server is stopped, and
     // the server then started: its delivery worker claims at once. (The CLI cannot wake
@@ -1053,8 +1116,11 @@ async fn run(sizes: Sizes, with_postgres: bool) -> anyhow::Result<()> {
     );
     let inboxes_a = distinct_inboxes(&followers_a);
     hosts_a.tracker.reset(inboxes_a.len());
-    let (unsigned_a, delivered, first_error) =
-        baselines::unsigned_fan_out(&inboxes_a, b"{\"type\":\"Create\"}", 32).await?;
+    let (unsigned_a, delivered, first_error) = if sizes.only_inbox {
+        (Duration::ZERO, 0, None)
+    } else {
+        baselines::unsigned_fan_out(&inboxes_a, b"{\"type\":\"Create\"}", 32).await?
+    };
     if let Some(error) = first_error {
         report.note(format!(
             "unsigned fan-out: {} of {} failed, first error: {error}",
@@ -1062,19 +1128,21 @@ async fn run(sizes: Sizes, with_postgres: bool) -> anyhow::Result<()> {
             inboxes_a.len()
         ));
     }
-    report.row(
-        "baseline",
-        "-",
-        &format!(
-            "unsigned loopback fan-out, {} inboxes, 32 in flight",
-            inboxes_a.len()
-        ),
-        format!("{:.2} s ({delivered} answered)", unsigned_a.as_secs_f64()),
-        "-".into(),
-        "-".into(),
-        "-",
-        None,
-    );
+    if !sizes.only_inbox {
+        report.row(
+            "baseline",
+            "-",
+            &format!(
+                "unsigned loopback fan-out, {} inboxes, 32 in flight",
+                inboxes_a.len()
+            ),
+            format!("{:.2} s ({delivered} answered)", unsigned_a.as_secs_f64()),
+            "-".into(),
+            "-".into(),
+            "-",
+            None,
+        );
+    }
 
     let postgres_admin = if with_postgres {
         let url = std::env::var("GLOSS_BENCH_POSTGRES_URL")
@@ -1120,7 +1188,9 @@ async fn run(sizes: Sizes, with_postgres: bool) -> anyhow::Result<()> {
             report.note(format!("{}: the run failed: {err:#}", engine.name()));
         }
     }
-    if let Err(err) = cold_start(&bench, &mut report).await {
+    if !sizes.only_inbox
+        && let Err(err) = cold_start(&bench, &mut report).await
+    {
         report.note(format!("cold start: the run failed: {err:#}"));
     }
     report.note(format!(
@@ -1161,7 +1231,7 @@ async fn hello(addr: &str) -> anyhow::Result<()> {
 
 fn usage() -> anyhow::Error {
     anyhow::anyhow!(
-        "usage: gloss-bench run [--smoke] [--no-postgres]   (or: gloss-bench hello ADDR)"
+        "usage: gloss-bench run [--smoke] [--no-postgres] [--only-inbox]   (or: gloss-bench hello ADDR)"
     )
 }
 
@@ -1173,13 +1243,16 @@ async fn main() -> anyhow::Result<()> {
         Some("run") => {
             let mut sizes = Sizes::full();
             let mut with_postgres = true;
+            let mut only_inbox = false;
             for arg in args.iter().skip(1) {
                 match arg.as_str() {
                     "--smoke" => sizes = Sizes::smoke(),
                     "--no-postgres" => with_postgres = false,
+                    "--only-inbox" => only_inbox = true,
                     _ => return Err(usage()),
                 }
             }
+            sizes.only_inbox = only_inbox;
             run(sizes, with_postgres).await
         }
         _ => Err(usage()),

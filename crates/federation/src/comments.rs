@@ -48,8 +48,8 @@ use crate::urls::Urls;
 use chrono::{DateTime, Utc};
 use gloss_storage::{
     Attachment, Comment, DeleteOutcome, EditOutcome, LocalActor, NewFlag, NewReaction, PostStatus,
-    ReactionKind, ReactionOutcome, RemoteActor, RemoteCommentEdit, RemoteCommentUpsert, ThreadNode,
-    UndoOutcome, UpsertOutcome, Visibility, delivery_host,
+    ReactionKind, ReactionOutcome, ReceivedActivity, RemoteActor, RemoteCommentEdit,
+    RemoteCommentUpsert, ThreadNode, UndoOutcome, UpsertOutcome, Visibility, delivery_host,
 };
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -636,6 +636,10 @@ impl CommentIntake {
     /// Like or Announce of one of our posts or of a comment we hold. Only the id of
     /// the object counts: an embedded copy is never read (P13; GoToSocial sends bare
     /// ids anyway).
+    ///
+    /// A counted reaction is recorded with `received` (the activity's id and host
+    /// contact) in one transaction; the second value then says whether the activity
+    /// id was new. `None`: `received` is not recorded (nothing was written).
     pub async fn react(
         &self,
         federation: &Federation,
@@ -643,16 +647,17 @@ impl CommentIntake {
         sender: &RemoteActor,
         activity: &AnyActivity,
         kind: ReactionKind,
-    ) -> Result<Outcome, IntakeError> {
+        received: &ReceivedActivity,
+    ) -> Result<(Outcome, Option<bool>), IntakeError> {
         let Some(object) = activity.object_id() else {
-            return Ok("ignored: reaction without an object id");
+            return Ok(("ignored: reaction without an object id", None));
         };
         let run = self.run(federation, remote_actors);
         let Some(target) = run.reaction_target(object).await? else {
-            return Ok("ignored: not about one of our posts or comments");
+            return Ok(("ignored: not about one of our posts or comments", None));
         };
         if run.is_blocked(sender).await? {
-            return Ok("dropped: the actor or its domain is blocked");
+            return Ok(("dropped: the actor or its domain is blocked", None));
         }
         let reaction = NewReaction {
             ap_id: activity.id.to_string(),
@@ -661,15 +666,23 @@ impl CommentIntake {
             target,
             created_at: Utc::now(),
         };
-        match federation.store().record_reaction(reaction).await {
-            Ok(ReactionOutcome::Recorded) => Ok(match kind {
+        let (outcome, new) = match federation
+            .store()
+            .record_received_reaction(reaction, received.clone())
+            .await
+        {
+            Ok(done) => done,
+            Err(err) => return drop_unless_transient(err).map(|outcome| (outcome, None)),
+        };
+        let outcome = match outcome {
+            ReactionOutcome::Recorded => match kind {
                 ReactionKind::Like => "like counted",
                 ReactionKind::Announce => "boost counted",
-            }),
-            Ok(ReactionOutcome::Duplicate) => Ok("reaction already counted"),
-            Ok(ReactionOutcome::Tombstoned) => Ok("dropped: the reaction was undone before"),
-            Err(err) => drop_unless_transient(err),
-        }
+            },
+            ReactionOutcome::Duplicate => "reaction already counted",
+            ReactionOutcome::Tombstoned => "dropped: the reaction was undone before",
+        };
+        Ok((outcome, Some(new)))
     }
 
     /// Undo of a Like or Announce named by `reaction_id`: only the reaction's own
@@ -1016,10 +1029,9 @@ impl Run<'_> {
         let store = self.federation.store();
         if let Some(slug) = self.federation.urls().post_slug_of(object.as_str()) {
             return Ok(store
-                .post_by_slug(&slug)
+                .published_post_id_by_slug(&slug)
                 .await?
-                .filter(|post| post.status == PostStatus::Published)
-                .map(|post| ThreadNode::Post(post.id)));
+                .map(ThreadNode::Post));
         }
         let held =
             comment_named_by(store.as_ref(), self.federation.urls(), object.as_str()).await?;

@@ -16,18 +16,21 @@
 //!  JSON → activity ─invalid─► 400                                                  (C6)
 //!  actor = key owner? ─no─► 401 (S8, S9);  id host = actor host? ─no─► 400          (S10)
 //!     │
-//!  host_contacted_us; dispatch (Follow, Undo, Update/Delete of the actor here;
+//!  dispatch (Follow, Undo, Update/Delete of the actor here;
 //!  Create/Update/Delete of comments, Like, Announce, Flag in `crate::comments`;
 //!  anything else ignored) ─storage error─► 503 (the sender retries)
 //!     │
-//!  record_received_activity (dedupe, S7) ─► 202
+//!  receipt: the id (dedupe, S7) and the host's contact ─► 202
+//!  (in the effect's own transaction for Like and Announce, else a transaction of its own)
 //! ```
 //!
 //! Every handler is idempotent (a Follow already recorded under the same id sends no
 //! second Accept; removing a removed follower does nothing), and the activity id is
-//! recorded only after the effect is committed: recording it first would turn a
+//! recorded only with or after the effect's commit: recording it first would turn a
 //! storage failure into a lost activity, since the sender's retry would then be
-//! dropped as a duplicate.
+//! dropped as a duplicate. The receipt also tells the store that the sender's host
+//! contacted us (it is reachable again, its deferred deliveries become due), which
+//! writes nothing for a healthy host: a Like costs one commit.
 //!
 //! Embedded objects are never trusted: an Update of an actor makes us refetch the actor
 //! from its origin (S13, P13), and a Delete of an actor is taken only from that actor
@@ -49,7 +52,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
 use futures_util::StreamExt;
-use gloss_storage::{FollowState, LocalActor, ReactionKind, RemoteActor, delivery_host};
+use gloss_storage::{
+    FollowState, LocalActor, ReactionKind, ReceivedActivity, RemoteActor, delivery_host,
+};
 use std::sync::Arc;
 use std::time::SystemTime;
 use url::Url;
@@ -332,30 +337,46 @@ async fn process(
             "The activity id is not on the actor's host",
         ));
     }
-    let now = Utc::now();
-    if let Err(err) = federation
-        .store()
-        .host_contacted_us(&sender.host, now)
-        .await
-    {
-        tracing::warn!(error = %err, host = %sender.host, "inbox: recording host contact failed");
-    }
-    let handled = dispatch(federation, inbox, sender, &sender_id, &activity, body).await;
-    match handled {
-        Ok(what) => {
-            tracing::info!(activity = %activity.id, kind = %activity.kind, actor = %sender.ap_id,
-                outcome = what, "inbox: activity received");
+    let received = ReceivedActivity {
+        ap_id: activity.id.to_string(),
+        sender_host: sender.host.clone(),
+        received_at: Utc::now(),
+    };
+    let handled = dispatch(
+        federation, inbox, sender, &sender_id, &activity, body, &received,
+    )
+    .await
+    .map_err(|err| storage_failure(&err))?;
+    tracing::info!(activity = %activity.id, kind = %activity.kind, actor = %sender.ap_id,
+        outcome = handled.outcome, "inbox: activity received");
+    let new = match handled.receipt {
+        Some(new) => new,
+        None => federation
+            .store()
+            .receive_activity(received)
+            .await
+            .map_err(|err| storage_failure(&err))?,
+    };
+    Ok(if new {
+        reply(StatusCode::ACCEPTED, "Accepted")
+    } else {
+        reply(StatusCode::ACCEPTED, "Already received")
+    })
+}
+
+/// What a handler did: its outcome (for the log) and, when it recorded the activity's
+/// receipt in its own transaction, whether the activity id was new.
+struct Handled {
+    outcome: &'static str,
+    receipt: Option<bool>,
+}
+
+impl From<&'static str> for Handled {
+    fn from(outcome: &'static str) -> Handled {
+        Handled {
+            outcome,
+            receipt: None,
         }
-        Err(err) => return Err(storage_failure(&err)),
-    }
-    match federation
-        .store()
-        .record_received_activity(activity.id.as_str(), now)
-        .await
-    {
-        Ok(true) => Ok(reply(StatusCode::ACCEPTED, "Accepted")),
-        Ok(false) => Ok(reply(StatusCode::ACCEPTED, "Already received")),
-        Err(err) => Err(storage_failure(&err)),
     }
 }
 
@@ -379,7 +400,8 @@ enum DispatchError {
     Other(String),
 }
 
-/// Handles a verified activity; returns what was done (for the log).
+/// Handles a verified activity; returns what was done (for the log). Handlers that
+/// record `received` with their effect say so in [`Handled::receipt`].
 async fn dispatch(
     federation: &Federation,
     inbox: &InboxState,
@@ -387,34 +409,43 @@ async fn dispatch(
     sender_id: &Url,
     activity: &AnyActivity,
     body: &[u8],
-) -> Result<&'static str, DispatchError> {
+    received: &ReceivedActivity,
+) -> Result<Handled, DispatchError> {
     let comments = &inbox.comments;
     let actors = &inbox.remote_actors;
-    match &activity.kind {
-        ActivityKind::Follow => follow(federation, sender, activity).await,
-        ActivityKind::Undo => undo(federation, inbox, sender, sender_id, activity).await,
-        ActivityKind::Update => update(federation, inbox, sender, sender_id, activity).await,
-        ActivityKind::Delete => delete(federation, inbox, sender, sender_id, activity).await,
-        ActivityKind::Accept | ActivityKind::Reject => Ok("ignored: Gloss follows no one"),
-        ActivityKind::Create => Ok(comments
-            .create(federation, actors, sender, sender_id, activity)
-            .await?),
-        ActivityKind::Like => Ok(comments
-            .react(federation, actors, sender, activity, ReactionKind::Like)
-            .await?),
-        ActivityKind::Announce => Ok(comments
-            .react(federation, actors, sender, activity, ReactionKind::Announce)
-            .await?),
+    let outcome = match &activity.kind {
+        ActivityKind::Follow => follow(federation, sender, activity).await?,
+        ActivityKind::Undo => undo(federation, inbox, sender, sender_id, activity).await?,
+        ActivityKind::Update => update(federation, inbox, sender, sender_id, activity).await?,
+        ActivityKind::Delete => delete(federation, inbox, sender, sender_id, activity).await?,
+        ActivityKind::Accept | ActivityKind::Reject => "ignored: Gloss follows no one",
+        ActivityKind::Create => {
+            comments
+                .create(federation, actors, sender, sender_id, activity)
+                .await?
+        }
+        ActivityKind::Like | ActivityKind::Announce => {
+            let kind = if activity.kind == ActivityKind::Like {
+                ReactionKind::Like
+            } else {
+                ReactionKind::Announce
+            };
+            let (outcome, receipt) = comments
+                .react(federation, actors, sender, activity, kind, received)
+                .await?;
+            return Ok(Handled { outcome, receipt });
+        }
         ActivityKind::Flag => {
             // The report's text is not part of the parsed shape: read it from the body
             // (valid JSON, parsed once already).
             let raw: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-            Ok(comments
+            comments
                 .flag(federation, actors, sender, activity, &raw)
-                .await?)
+                .await?
         }
-        ActivityKind::Other(_) => Ok("ignored: unknown activity type"),
-    }
+        ActivityKind::Other(_) => "ignored: unknown activity type",
+    };
+    Ok(outcome.into())
 }
 
 /// Which of our actors `id` names (blog or author; the instance follows no one and is

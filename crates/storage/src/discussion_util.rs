@@ -24,8 +24,8 @@ use crate::discussion_model::{
     ThreadNode, UndoOutcome, UpsertOutcome, block_domain,
 };
 use crate::error::Error;
-use crate::federation_model::{OutgoingActivity, RemoteActorId};
-use crate::federation_util::{FederationTxStatements, record_outbox};
+use crate::federation_model::{OutgoingActivity, ReceivedActivity, RemoteActorId};
+use crate::federation_util::{FederationTxStatements, receive_activity, record_outbox};
 use crate::model::{Attachment, Comment, CommentId, CommentOrigin, Moderation, Page, PostId};
 use crate::store::Result;
 use crate::util::{
@@ -1441,6 +1441,20 @@ pub(crate) async fn record_reaction<C: TxStatements + DiscussionStatements + ?Si
             .await?;
     }
     Ok(ReactionOutcome::Recorded)
+}
+
+/// `Store::record_received_reaction`, inside the engine's write transaction: the
+/// reaction, then the activity it came in (recorded only when the reaction was).
+pub(crate) async fn record_received_reaction<
+    C: TxStatements + DiscussionStatements + FederationTxStatements + ?Sized,
+>(
+    conn: &mut C,
+    reaction: NewReaction,
+    received: &ReceivedActivity,
+) -> Result<(ReactionOutcome, bool)> {
+    let outcome = record_reaction(conn, reaction).await?;
+    let new = receive_activity(conn, received).await?;
+    Ok((outcome, new))
 }
 
 /// `Store::undo_reaction`, inside the engine's write transaction.

@@ -21,11 +21,15 @@ pub enum Error {
     /// The database failed or is unreachable; usually transient.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A write was not committed for a reason outside the call itself (the group of
+    /// writes it was committed with failed, or the engine's writer stopped); transient.
+    #[error("write not committed: {0}")]
+    NotCommitted(String),
 }
 
 impl Error {
     /// Whether retrying the same call later may succeed (used to answer 5xx vs 4xx).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Database(_))
+        matches!(self, Error::Database(_) | Error::NotCommitted(_))
     }
 }

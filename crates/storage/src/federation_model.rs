@@ -277,6 +277,18 @@ pub struct DeliveryStatus {
     pub updated_at: DateTime<Utc>,
 }
 
+/// An incoming activity the inbox verified, recorded with its effect in one transaction:
+/// its id joins the received-activity log (so a repeat is recognised) and its sender's
+/// host counts as having contacted us (see [`crate::Store::host_contacted_us`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedActivity {
+    /// The activity's id.
+    pub ap_id: String,
+    /// The host of the actor that signed it.
+    pub sender_host: String,
+    pub received_at: DateTime<Utc>,
+}
+
 /// What we know about a remote host's reachability.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostHealth {

@@ -11,8 +11,8 @@ use crate::discussion_model::block_domain;
 use crate::error::Error;
 use crate::federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryState, DeliveryStatus, FollowState, Follower,
-    HostHealth, LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
-    UNREACHABLE_HOST_PROBE_INTERVAL, delivery_host,
+    HostHealth, LocalActor, OutgoingActivity, ReceivedActivity, RemoteActor, RemoteActorId,
+    RemoteActorUpsert, UNREACHABLE_HOST_PROBE_INTERVAL, delivery_host,
 };
 use crate::model::PostId;
 use crate::store::Result;
@@ -579,8 +579,12 @@ pub(crate) mod sql {
          ON CONFLICT (host) DO UPDATE SET unreachable = TRUE, \
          next_probe_at = excluded.next_probe_at, \
          failing_since = COALESCE(hosts.failing_since, excluded.failing_since)";
+    /// Only a host with something to forget is written: the inbox runs this for every
+    /// activity, and a healthy host's row (or none) then costs a read, not a write.
     pub(crate) const HOST_REACHABLE_AGAIN: &str = "UPDATE hosts SET unreachable = FALSE, \
-         failing_since = NULL, consecutive_failures = 0, next_probe_at = NULL WHERE host = $1";
+         failing_since = NULL, consecutive_failures = 0, next_probe_at = NULL WHERE host = $1 \
+         AND (unreachable = TRUE OR failing_since IS NOT NULL OR consecutive_failures <> 0 \
+         OR next_probe_at IS NOT NULL)";
     /// Deferred deliveries to the host become due at $2; earlier ones keep their place.
     pub(crate) const HOST_DELIVERIES_DUE_NOW: &str = "UPDATE deliveries SET next_attempt_at = $2 \
          WHERE host = $1 AND state = 'pending' AND next_attempt_at > $2";
@@ -647,6 +651,24 @@ pub(crate) trait FederationTxStatements: Send {
     async fn delivery_exists(&mut self, id: i64) -> Result<bool>;
     async fn host_succeeded(&mut self, host: &str, now: DateTime<Utc>) -> Result<()>;
     async fn host_failed(&mut self, host: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Runs [`sql::HOST_REACHABLE_AGAIN`] and [`sql::HOST_DELIVERIES_DUE_NOW`] (`host` in
+    /// lower case); neither writes anything for a healthy host with no deferred delivery.
+    async fn host_contacted(&mut self, host: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Runs [`sql::RECORD_RECEIVED_ACTIVITY`]; `false` when the id was recorded before.
+    async fn insert_received_activity(&mut self, ap_id: &str, now: DateTime<Utc>) -> Result<bool>;
+}
+
+/// `Store::receive_activity`, and the end of every use case that records a received
+/// activity with its effect, inside the caller's write transaction: the sender's host
+/// contacted us, and the id joins the log. `false` when the id was recorded before.
+pub(crate) async fn receive_activity<C: FederationTxStatements + ?Sized>(
+    conn: &mut C,
+    received: &ReceivedActivity,
+) -> Result<bool> {
+    let now = crate::util::db_time(received.received_at);
+    conn.host_contacted(&received.sender_host.to_lowercase(), now)
+        .await?;
+    conn.insert_received_activity(&received.ap_id, now).await
 }
 
 /// Records activities and their deliveries, inside the caller's write transaction. When

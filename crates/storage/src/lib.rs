@@ -11,6 +11,7 @@ mod discussion_util;
 pub mod error;
 pub mod federation_model;
 mod federation_util;
+mod group_commit;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -26,8 +27,8 @@ pub use discussion_model::{
 pub use error::Error;
 pub use federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryState, DeliveryStatus, FollowState, Follower,
-    HostHealth, LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
-    UNREACHABLE_HOST_PROBE_INTERVAL, delivery_host,
+    HostHealth, LocalActor, OutgoingActivity, ReceivedActivity, RemoteActor, RemoteActorId,
+    RemoteActorUpsert, UNREACHABLE_HOST_PROBE_INTERVAL, delivery_host,
 };
 pub use model::keyword_list;
 pub use model::{

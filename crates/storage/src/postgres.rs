@@ -17,7 +17,7 @@ use crate::discussion_util::{self, DiscussionStatements};
 use crate::error::Error;
 use crate::federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryStatus, FollowState, Follower, HostHealth,
-    LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
+    LocalActor, OutgoingActivity, ReceivedActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
 };
 use crate::federation_util::{
     self, ActivityInsert, ActorKeyRow, DeliveryCountsRow, DeliveryFinish, DeliveryJobRow,
@@ -346,6 +346,28 @@ impl FederationTxStatements for PgConnection {
             .await?;
         Ok(())
     }
+
+    async fn host_contacted(&mut self, host: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(fsql::HOST_REACHABLE_AGAIN)
+            .bind(host)
+            .execute(&mut *self)
+            .await?;
+        sqlx::query(fsql::HOST_DELIVERIES_DUE_NOW)
+            .bind(host)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_received_activity(&mut self, ap_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(fsql::RECORD_RECEIVED_ACTIVITY)
+            .bind(ap_id)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 #[async_trait]
@@ -467,6 +489,14 @@ impl Store for PostgresStore {
             .fetch_optional(&self.pool)
             .await?;
         self.post_with_tags(row).await
+    }
+
+    async fn published_post_id_by_slug(&self, slug: &str) -> Result<Option<PostId>> {
+        let id = sqlx::query_scalar::<_, i64>(sql::PUBLISHED_POST_ID_BY_SLUG)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.map(PostId))
     }
 
     async fn published_posts(&self, page: Page) -> Result<Vec<Post>> {
@@ -764,6 +794,18 @@ impl Store for PostgresStore {
     async fn record_reaction(&self, reaction: NewReaction) -> Result<ReactionOutcome> {
         let mut tx = self.begin_write().await?;
         let outcome = discussion_util::record_reaction(&mut *tx, reaction).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn record_received_reaction(
+        &self,
+        reaction: NewReaction,
+        received: ReceivedActivity,
+    ) -> Result<(ReactionOutcome, bool)> {
+        let mut tx = self.begin_write().await?;
+        let outcome =
+            discussion_util::record_received_reaction(&mut *tx, reaction, &received).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -1357,6 +1399,13 @@ impl Store for PostgresStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn receive_activity(&self, received: ReceivedActivity) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let new = federation_util::receive_activity(&mut *tx, &received).await?;
+        tx.commit().await?;
+        Ok(new)
     }
 
     async fn purge_received_activities(&self, before: DateTime<Utc>) -> Result<u64> {

@@ -17,13 +17,14 @@ use crate::discussion_util::{self, DiscussionStatements};
 use crate::error::Error;
 use crate::federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryStatus, FollowState, Follower, HostHealth,
-    LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
+    LocalActor, OutgoingActivity, ReceivedActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
 };
 use crate::federation_util::{
     self, ActivityInsert, ActorKeyRow, DeliveryCountsRow, DeliveryFinish, DeliveryJobRow,
     DeliveryStatusRow, FederationTxStatements, FollowerRow, HostHealthRow, RemoteActorRow,
     sql as fsql,
 };
+use crate::group_commit::{GroupCommit, WriteFuture};
 use crate::model::{
     Author, AuthorId, BlogSettings, Comment, CommentId, ImportBatch, ImportReport, Moderation,
     NewAuthor, NewComment, Page, Post, PostDraft, PostId, Session, SiteCounts, Tag, TagCount,
@@ -43,15 +44,51 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The migrations under `migrations/sqlite`, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 /// The [`Store`] on a SQLite database file.
+///
+/// Writes go through one writer task that commits concurrent writes together
+/// (`crate::group_commit`); the few write transactions that run on their own (the
+/// delivery claim and finish, which another engineer's batch methods replace) take the
+/// same in-process gate first, so writers of this process queue in order and only a
+/// writer in another process (the CLI) makes them wait on SQLite's busy timeout.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writes: Arc<GroupCommit>,
+    write_gate: Arc<Mutex<()>>,
+}
+
+/// A write transaction outside the group commit, holding the write gate until it ends.
+struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    _gate: OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    async fn commit(self) -> std::result::Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
 }
 
 impl SqliteStore {
@@ -71,7 +108,9 @@ impl SqliteStore {
             .foreign_keys(true)
             // A writer waits up to this long for another writer instead of failing.
             .busy_timeout(Duration::from_secs(5));
-        let mut pool_options = SqlitePoolOptions::new();
+        // A connection to a local file cannot go stale: no ping before each use (each
+        // statement is a round trip to the connection's thread).
+        let mut pool_options = SqlitePoolOptions::new().test_before_acquire(false);
         if is_in_memory(url) {
             // Every connection to `sqlite::memory:` would be a database of its own, and it
             // vanishes with its last connection: keep exactly one, forever.
@@ -83,7 +122,13 @@ impl SqliteStore {
         }
         let pool = pool_options.connect_with(options).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let write_gate = Arc::new(Mutex::new(()));
+        let writes = Arc::new(GroupCommit::start(pool.clone(), Arc::clone(&write_gate)));
+        Ok(SqliteStore {
+            pool,
+            writes,
+            write_gate,
+        })
     }
 
     /// The connection pool, for callers that need SQL of their own (tests, maintenance).
@@ -94,8 +139,22 @@ impl SqliteStore {
     /// Starts a write transaction. IMMEDIATE takes the write lock at once (waiting up to
     /// the busy timeout): a DEFERRED transaction that reads first could otherwise fail
     /// with SQLITE_BUSY when it tries to write after another writer committed.
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    async fn begin_write(&self) -> Result<WriteTx> {
+        let gate = Arc::clone(&self.write_gate).lock_owned().await;
+        Ok(WriteTx {
+            tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            _gate: gate,
+        })
+    }
+
+    /// Runs one write use case in the group commit (`crate::group_commit`): atomic,
+    /// answered once committed.
+    async fn write<T, F>(&self, job: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.writes.write(job).await
     }
 
     /// Converts post rows and attaches their tags, loaded in one query per
@@ -374,6 +433,28 @@ impl FederationTxStatements for SqliteConnection {
             .await?;
         Ok(())
     }
+
+    async fn host_contacted(&mut self, host: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query(fsql::HOST_REACHABLE_AGAIN)
+            .bind(host)
+            .execute(&mut *self)
+            .await?;
+        sqlx::query(fsql::HOST_DELIVERIES_DUE_NOW)
+            .bind(host)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_received_activity(&mut self, ap_id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(fsql::RECORD_RECEIVED_ACTIVITY)
+            .bind(ap_id)
+            .bind(now)
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
 }
 
 #[async_trait]
@@ -495,6 +576,14 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         self.post_with_tags(row).await
+    }
+
+    async fn published_post_id_by_slug(&self, slug: &str) -> Result<Option<PostId>> {
+        let id = sqlx::query_scalar::<_, i64>(sql::PUBLISHED_POST_ID_BY_SLUG)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.map(PostId))
     }
 
     async fn published_posts(&self, page: Page) -> Result<Vec<Post>> {
@@ -794,6 +883,19 @@ impl Store for SqliteStore {
         let outcome = discussion_util::record_reaction(&mut *tx, reaction).await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    async fn record_received_reaction(
+        &self,
+        reaction: NewReaction,
+        received: ReceivedActivity,
+    ) -> Result<(ReactionOutcome, bool)> {
+        self.write(move |conn| {
+            Box::pin(async move {
+                discussion_util::record_received_reaction(conn, reaction, &received).await
+            })
+        })
+        .await
     }
 
     async fn undo_reaction(
@@ -1399,6 +1501,13 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn receive_activity(&self, received: ReceivedActivity) -> Result<bool> {
+        self.write(move |conn| {
+            Box::pin(async move { federation_util::receive_activity(conn, &received).await })
+        })
+        .await
     }
 
     async fn purge_received_activities(&self, before: DateTime<Utc>) -> Result<u64> {

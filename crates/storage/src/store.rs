@@ -14,7 +14,7 @@ use crate::discussion_model::{
 use crate::error::Error;
 use crate::federation_model::{
     ActorKey, DeliveryJob, DeliveryOutcome, DeliveryStatus, FollowState, Follower, HostHealth,
-    LocalActor, OutgoingActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
+    LocalActor, OutgoingActivity, ReceivedActivity, RemoteActor, RemoteActorId, RemoteActorUpsert,
 };
 use crate::model::{
     Author, AuthorId, BlogSettings, Comment, CommentId, ImportBatch, ImportReport, Moderation,
@@ -90,6 +90,9 @@ pub trait Store: Send + Sync + 'static {
     async fn post_by_id(&self, id: PostId) -> Result<Option<Post>>;
     /// Any status, so that callers can answer 410 for deleted posts.
     async fn post_by_slug(&self, slug: &str) -> Result<Option<Post>>;
+    /// The id of the published post with that slug: one cheap read, for the inbox
+    /// (what a Like or an Announce names).
+    async fn published_post_id_by_slug(&self, slug: &str) -> Result<Option<PostId>>;
     /// Published posts, newest first.
     async fn published_posts(&self, page: Page) -> Result<Vec<Post>>;
     async fn count_published_posts(&self) -> Result<i64>;
@@ -242,6 +245,15 @@ pub trait Store: Send + Sync + 'static {
     /// counted again. A missing target is [`Error::NotFound`]. A comment's counters are
     /// updated in the same transaction.
     async fn record_reaction(&self, reaction: NewReaction) -> Result<ReactionOutcome>;
+    /// Called by the inbox for a Like or Announce: [`Store::record_reaction`] and
+    /// [`Store::receive_activity`] in one transaction (one commit per activity), so the
+    /// activity id is recorded exactly when the reaction's change is. On an error
+    /// neither is. Also says whether the activity id was new.
+    async fn record_received_reaction(
+        &self,
+        reaction: NewReaction,
+        received: ReceivedActivity,
+    ) -> Result<(ReactionOutcome, bool)>;
     /// Called by the inbox for an Undo of a Like or Announce by `actor`: only the
     /// reaction's own actor may undo it. Leaves a tombstone for the activity id either
     /// way (unless refused), so that the reaction arriving late is not counted.
@@ -482,6 +494,11 @@ pub trait Store: Send + Sync + 'static {
     /// Remembers an incoming activity id; returns `false` when it was seen before
     /// (the same activity delivered twice is handled once).
     async fn record_received_activity(&self, ap_id: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Called by the inbox once an activity's effect is committed (or when it had none):
+    /// in one transaction, the sender's host contacted us ([`Store::host_contacted_us`],
+    /// which writes nothing for a healthy host) and the id joins the log
+    /// ([`Store::record_received_activity`]). `false` when the id was recorded before.
+    async fn receive_activity(&self, received: ReceivedActivity) -> Result<bool>;
     /// Forgets received ids older than `before`; returns how many.
     async fn purge_received_activities(&self, before: DateTime<Utc>) -> Result<u64>;
 

@@ -538,6 +538,8 @@ pub(crate) mod sql {
         concat!("SELECT ", post_columns!(), " FROM posts WHERE slug = $1");
     pub(crate) const POST_ID_BY_ID: &str = "SELECT id FROM posts WHERE id = $1";
     pub(crate) const POST_ID_BY_SLUG: &str = "SELECT id FROM posts WHERE slug = $1";
+    pub(crate) const PUBLISHED_POST_ID_BY_SLUG: &str =
+        "SELECT id FROM posts WHERE slug = $1 AND status = 'published'";
     pub(crate) const POST_ID_BY_IMPORT_KEY: &str = "SELECT id FROM posts WHERE import_key = $1";
     pub(crate) const PUBLISHED_POSTS: &str = concat!(
         "SELECT ",

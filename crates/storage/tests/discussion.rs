@@ -11,9 +11,9 @@ use gloss_storage::{
     Attachment, BlockKind, Comment, CommentFilter, CommentId, CommentOrigin, DeleteOutcome,
     EditOutcome, Error, FlagId, LocalActor, LocalAuthorReply, LocalReplyEdit, Moderation,
     ModerationDecider, NewComment, NewFlag, NewReaction, OutgoingActivity, Page, PostId,
-    PostReactions, ReactionCount, ReactionKind, ReactionOutcome, RemoteActor, RemoteActorId,
-    RemoteActorUpsert, RemoteCommentEdit, RemoteCommentUpsert, Store, ThreadNode, UndoOutcome,
-    UpsertOutcome, Visibility,
+    PostReactions, PostStatus, ReactionCount, ReactionKind, ReactionOutcome, ReceivedActivity,
+    RemoteActor, RemoteActorId, RemoteActorUpsert, RemoteCommentEdit, RemoteCommentUpsert, Store,
+    ThreadNode, UndoOutcome, UpsertOutcome, Visibility,
 };
 use std::sync::Arc;
 
@@ -1041,6 +1041,160 @@ fn reaction(by: &RemoteActor, name: &str, kind: ReactionKind, target: ThreadNode
     }
 }
 
+fn received(reaction: &NewReaction, host: &str) -> ReceivedActivity {
+    ReceivedActivity {
+        ap_id: reaction.ap_id.clone(),
+        sender_host: host.to_owned(),
+        received_at: at(21),
+    }
+}
+
+async fn a_received_reaction_records_its_activity_in_the_same_transaction(store: Arc<dyn Store>) {
+    let alice = author(&*store, "alice").await;
+    let talk = post(&*store, alice.id, "talk", 0).await;
+    let ann = actor(&*store, "ann", "a.example").await;
+    let on_post = ThreadNode::Post(talk.id);
+    // What a Like names, looked up cheaply: published posts only.
+    assert_eq!(
+        store.published_post_id_by_slug("talk").await.unwrap(),
+        Some(talk.id)
+    );
+    assert_eq!(store.published_post_id_by_slug("nope").await.unwrap(), None);
+    let draft_post = store
+        .create_post(
+            support::draft(alice.id, "later", PostStatus::Draft, at(1), &[]),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .published_post_id_by_slug(&draft_post.slug)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // The host had failed: the contact heals it, with the reaction.
+    store
+        .mark_host_unreachable("a.example", at(1))
+        .await
+        .unwrap();
+    let like = reaction(&ann, "like-1", ReactionKind::Like, on_post);
+    assert_eq!(
+        store
+            .record_received_reaction(like.clone(), received(&like, "A.example"))
+            .await
+            .unwrap(),
+        (ReactionOutcome::Recorded, true)
+    );
+    let health = store.host_health("a.example").await.unwrap().unwrap();
+    assert!(!health.unreachable);
+    assert_eq!(health.failing_since, None);
+    assert_eq!(
+        store
+            .reaction_counts_for_post(talk.id)
+            .await
+            .unwrap()
+            .post
+            .likes,
+        1
+    );
+    // The activity id is known now; the same activity again changes nothing.
+    assert!(
+        !store
+            .record_received_activity(&like.ap_id, at(22))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .record_received_reaction(like.clone(), received(&like, "a.example"))
+            .await
+            .unwrap(),
+        (ReactionOutcome::Duplicate, false)
+    );
+
+    // A reaction the store refuses (its post is gone): neither it nor its activity id
+    // is recorded, so that the sender's retry is not taken for a duplicate.
+    let missing = reaction(
+        &ann,
+        "like-2",
+        ReactionKind::Like,
+        ThreadNode::Post(PostId(talk.id.0 + 1000)),
+    );
+    assert!(matches!(
+        store
+            .record_received_reaction(missing.clone(), received(&missing, "a.example"))
+            .await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(
+        store
+            .record_received_activity(&missing.ap_id, at(22))
+            .await
+            .unwrap()
+    );
+
+    // An activity without an effect of its own: the receipt alone.
+    let other = ReceivedActivity {
+        ap_id: "https://b.example/activities/1".to_owned(),
+        sender_host: "b.example".to_owned(),
+        received_at: at(23),
+    };
+    assert!(store.receive_activity(other.clone()).await.unwrap());
+    assert!(!store.receive_activity(other).await.unwrap());
+    // A host we never heard of gets no row from contacting us.
+    assert_eq!(store.host_health("b.example").await.unwrap(), None);
+}
+
+async fn concurrent_received_reactions_are_each_recorded_once(store: Arc<dyn Store>) {
+    let alice = author(&*store, "alice").await;
+    let talk = post(&*store, alice.id, "talk", 0).await;
+    let mut actors = Vec::new();
+    for i in 0..20 {
+        actors.push(actor(&*store, &format!("ann{i}"), "a.example").await);
+    }
+    let mut tasks = Vec::new();
+    for (i, ann) in actors.iter().enumerate() {
+        // Each activity twice, and every fifth aimed at a post that does not exist.
+        let target = if i % 5 == 4 {
+            ThreadNode::Post(PostId(talk.id.0 + 1000))
+        } else {
+            ThreadNode::Post(talk.id)
+        };
+        let like = reaction(ann, "like", ReactionKind::Like, target);
+        for _ in 0..2 {
+            let store = Arc::clone(&store);
+            let like = like.clone();
+            tasks.push(tokio::spawn(async move {
+                let receipt = received(&like, "a.example");
+                store.record_received_reaction(like, receipt).await
+            }));
+        }
+    }
+    let mut new_ids = 0;
+    let mut refused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok((_, new)) => new_ids += usize::from(new),
+            Err(Error::NotFound(_)) => refused += 1,
+            Err(err) => panic!("unexpected error: {err}"),
+        }
+    }
+    assert_eq!(new_ids, 16);
+    assert_eq!(refused, 8);
+    assert_eq!(
+        store
+            .reaction_counts_for_post(talk.id)
+            .await
+            .unwrap()
+            .post
+            .likes,
+        16
+    );
+}
+
 async fn reactions_are_counted_once_and_undone_by_their_actor(store: Arc<dyn Store>) {
     let alice = author(&*store, "alice").await;
     let talk = post(&*store, alice.id, "talk", 0).await;
@@ -1819,6 +1973,12 @@ async fn domain_limits_hold_nothing_back_by_themselves(store: Arc<dyn Store>) {
 }
 
 conformance! {
+    a_received_reaction_records_its_activity_in_the_same_transaction =>
+        sqlite_a_received_reaction_records_its_activity_in_the_same_transaction,
+        postgres_a_received_reaction_records_its_activity_in_the_same_transaction;
+    concurrent_received_reactions_are_each_recorded_once =>
+        sqlite_concurrent_received_reactions_are_each_recorded_once,
+        postgres_concurrent_received_reactions_are_each_recorded_once;
     remote_comments_are_stored_once_by_ap_id =>
         sqlite_remote_comments_are_stored_once_by_ap_id,
         postgres_remote_comments_are_stored_once_by_ap_id;
