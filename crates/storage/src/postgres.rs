@@ -40,6 +40,13 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use std::str::FromStr;
 
+/// A post's comments as one JSON array (see [`util::CommentJson`]).
+const COMMENTS_FOR_POST_JSON: &str = concat!(
+    "SELECT COALESCE(json_agg(json_build_array(",
+    util::comment_values!(),
+    ")), '[]'::json)::text FROM comments c WHERE c.post_id = $1"
+);
+
 /// The migrations under `migrations/postgres`, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -568,11 +575,11 @@ impl Store for PostgresStore {
     }
 
     async fn comments_for_post(&self, post: PostId, filter: CommentFilter) -> Result<Vec<Comment>> {
-        let rows = sqlx::query_as::<_, CommentRow>(sql::COMMENTS_FOR_POST)
+        let json = sqlx::query_scalar::<_, String>(COMMENTS_FOR_POST_JSON)
             .bind(post.0)
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(util::thread_order(util::comments(rows)?, filter))
+        Ok(util::thread_order(util::comments_from_json(&json)?, filter))
     }
 
     async fn count_public_comments(&self, post: PostId) -> Result<i64> {
@@ -915,6 +922,12 @@ impl Store for PostgresStore {
         row.map(BlogSettings::try_from)
             .transpose()
             .map(Option::unwrap_or_default)
+    }
+
+    async fn page_version(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>(sql::PAGE_VERSION)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn update_blog_settings(&self, settings: &BlogSettings) -> Result<()> {

@@ -45,6 +45,13 @@ use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// A post's comments as one JSON array (see [`util::CommentJson`]).
+const COMMENTS_FOR_POST_JSON: &str = concat!(
+    "SELECT json_group_array(json_array(",
+    util::comment_values!(),
+    ")) FROM comments c WHERE c.post_id = $1"
+);
+
 /// The migrations under `migrations/sqlite`, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -596,11 +603,11 @@ impl Store for SqliteStore {
     }
 
     async fn comments_for_post(&self, post: PostId, filter: CommentFilter) -> Result<Vec<Comment>> {
-        let rows = sqlx::query_as::<_, CommentRow>(sql::COMMENTS_FOR_POST)
+        let json = sqlx::query_scalar::<_, String>(COMMENTS_FOR_POST_JSON)
             .bind(post.0)
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(util::thread_order(util::comments(rows)?, filter))
+        Ok(util::thread_order(util::comments_from_json(&json)?, filter))
     }
 
     async fn count_public_comments(&self, post: PostId) -> Result<i64> {
@@ -943,6 +950,12 @@ impl Store for SqliteStore {
         row.map(BlogSettings::try_from)
             .transpose()
             .map(Option::unwrap_or_default)
+    }
+
+    async fn page_version(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>(sql::PAGE_VERSION)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn update_blog_settings(&self, settings: &BlogSettings) -> Result<()> {
