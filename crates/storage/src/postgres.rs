@@ -40,13 +40,6 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use std::str::FromStr;
 
-/// A post's comments as one JSON array (see [`util::CommentJson`]).
-const COMMENTS_FOR_POST_JSON: &str = concat!(
-    "SELECT COALESCE(json_agg(json_build_array(",
-    util::comment_values!(),
-    ")), '[]'::json)::text FROM comments c WHERE c.post_id = $1"
-);
-
 /// The migrations under `migrations/postgres`, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -575,11 +568,12 @@ impl Store for PostgresStore {
     }
 
     async fn comments_for_post(&self, post: PostId, filter: CommentFilter) -> Result<Vec<Comment>> {
-        let json = sqlx::query_scalar::<_, String>(COMMENTS_FOR_POST_JSON)
+        // Rows here; SQLite reads one JSON value (see `util::CommentJson` for why).
+        let rows = sqlx::query_as::<_, CommentRow>(sql::COMMENTS_FOR_POST)
             .bind(post.0)
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
-        Ok(util::thread_order(util::comments_from_json(&json)?, filter))
+        Ok(util::thread_order(util::comments(rows)?, filter))
     }
 
     async fn count_public_comments(&self, post: PostId) -> Result<i64> {

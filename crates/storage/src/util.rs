@@ -396,11 +396,13 @@ pub(crate) fn parse_attachments(json: &str) -> Result<Vec<Attachment>> {
         .map_err(|err| Error::Invalid(format!("unreadable attachments in the database: {err}")))
 }
 
-/// One comment as an element of the JSON array that `comments_for_post` reads in one
-/// value (`json_group_array` / `json_agg` of [`comment_values`] arrays): a post's
-/// thousand comments as a thousand rows cost more in the drivers (a copy and an
-/// allocation per value, a wake-up per row) than the whole query, as one value they
-/// cost one copy and a JSON parse. The fields are in [`comment_values`] order.
+/// One comment as an element of the JSON array that SQLite's `comments_for_post` reads
+/// in one value (`json_group_array` of [`comment_values`] arrays): a post's thousand
+/// comments as a thousand rows cost more in sqlx's SQLite driver (a copy and an
+/// allocation per value under SQLite's memory mutex, a wake-up per row) than the whole
+/// query; as one value they cost one copy and a JSON parse. PostgreSQL reads rows: its
+/// driver decodes them cheaply, and its `json_agg` costs ten times the query.
+/// The fields are in [`comment_values`] order.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct CommentJson {
     id: i64,
@@ -749,6 +751,13 @@ pub(crate) mod sql {
         "SELECT id, post_id, depth FROM comments WHERE import_key = $1";
     /// The counter of migration 0008 (one row, kept by triggers).
     pub(crate) const PAGE_VERSION: &str = "SELECT version FROM page_version WHERE id = 1";
+    /// A post's comments as rows (PostgreSQL; SQLite reads them as one JSON value, see
+    /// [`CommentJson`]).
+    pub(crate) const COMMENTS_FOR_POST: &str = concat!(
+        "SELECT ",
+        comment_columns!(),
+        " FROM comments c WHERE c.post_id = $1 ORDER BY c.published_at, c.id"
+    );
     pub(crate) const COUNT_PUBLIC_COMMENTS: &str = concat!(
         "SELECT COUNT(*) FROM comments c WHERE c.post_id = $1 AND c.deleted_at IS NULL AND ",
         comment_listed!()

@@ -7,7 +7,8 @@
 //! in the same transaction, with every change to posts, tags, comments, reactions,
 //! settings, authors and blocks, whichever process makes it (`gloss serve`, the `gloss`
 //! CLI, another server on the same PostgreSQL). Each cacheable request reads it first
-//! (one small query), then:
+//! (one small query, shared by the requests that wait for it: see [`VersionReads`]),
+//! then:
 //!
 //! ```text
 //!   read version v ──► stored page for this path rendered under v? ──yes──► answer it
@@ -101,12 +102,51 @@ struct Entries {
 /// of a large page in memory).
 const RENDER_LOCKS: usize = 16;
 
+/// Reads of the page version shared by concurrent requests.
+///
+/// A request may use a version read by a query that *started after it arrived* (that
+/// read sees every change committed before the request). Reads run one at a time; a
+/// request takes the number of reads started so far as its ticket, waits for its turn,
+/// and then either uses the last completed read if that one started after its ticket, or
+/// starts a new read itself, which serves every request that queued meanwhile:
+///
+/// ```text
+///   requests a b c arrive ─► a reads (epoch 1) ─► b, c queued during a's read
+///                                                  b reads (epoch 2) ─► c uses epoch 2
+/// ```
+///
+/// Under load one query serves many requests instead of one query each.
+#[derive(Default)]
+struct VersionReads {
+    /// Reads started so far.
+    started: AtomicU64,
+    /// The last completed read: its epoch and the version it returned.
+    turn: tokio::sync::Mutex<Option<(u64, i64)>>,
+}
+
+impl VersionReads {
+    async fn read(&self, store: &dyn gloss_storage::Store) -> gloss_storage::Result<i64> {
+        let ticket = self.started.load(Ordering::SeqCst);
+        let mut last = self.turn.lock().await;
+        if let Some((epoch, version)) = *last
+            && epoch > ticket
+        {
+            return Ok(version);
+        }
+        let epoch = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let version = store.page_version().await?;
+        *last = Some((epoch, version));
+        Ok(version)
+    }
+}
+
 /// The cache itself: one per application, in [`AppState`].
 pub struct PageCache {
     capacity: usize,
     entries: Mutex<Entries>,
     clock: AtomicU64,
     rendering: [tokio::sync::Mutex<()>; RENDER_LOCKS],
+    versions: VersionReads,
 }
 
 impl std::fmt::Debug for PageCache {
@@ -125,6 +165,7 @@ impl PageCache {
             entries: Mutex::new(Entries::default()),
             clock: AtomicU64::new(0),
             rendering: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
+            versions: VersionReads::default(),
         }
     }
 
@@ -239,7 +280,7 @@ pub(crate) async fn serve_cached(
     if !cache.enabled() || !shared_request(&request) {
         return next.run(request).await;
     }
-    let version = match state.store.page_version().await {
+    let version = match cache.versions.read(state.store.as_ref()).await {
         Ok(version) => version,
         Err(err) => {
             tracing::warn!("page cache bypassed: cannot read the page version: {err}");
