@@ -219,3 +219,21 @@ pub fn repeat_get(addr: SocketAddr, path: &str) -> RequestSource {
             .ok()
     })
 }
+
+/// What a browser sends in `Accept-Encoding`.
+pub const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br";
+
+/// A source that repeats one GET forever as a browser sends it: accepting compressed
+/// answers (`Accept-Encoding: gzip, deflate, br`).
+pub fn repeat_browser_get(addr: SocketAddr, path: &str) -> RequestSource {
+    let uri = path.to_owned();
+    let host = addr.to_string();
+    Arc::new(move |_| {
+        Request::get(uri.as_str())
+            .header(hyper::header::HOST, host.as_str())
+            .header(hyper::header::ACCEPT, "text/html")
+            .header(hyper::header::ACCEPT_ENCODING, BROWSER_ACCEPT_ENCODING)
+            .body(Full::new(Bytes::new()))
+            .ok()
+    })
+}

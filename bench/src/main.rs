@@ -9,9 +9,9 @@
 //! and never links the web layer: the server under test is always the binary.
 //!
 //! ```text
-//!  gloss-bench run [--smoke] [--no-postgres] [--only-inbox]
-//!    fixtures (seeded) ─► baselines ─► per engine: build db ─► gloss serve
-//!                                        ├─ W2 page, W1 inbox (closed loop, then half rate)
+//!  gloss-bench run [--smoke] [--no-postgres] [--only-inbox | --only-page]
+//!    fixtures (seeded) ─► baselines ─► per engine: build db ─► gloss serve, cache off: W2
+//!                                        ├─ gloss serve: W2 cached, W1 inbox (closed loop, then half rate)
 //!                                        └─ restart ─► W3 fan-outs A, B, C (+ inbox p99)
 //!                        ─► W5 cold start (SQLite, 100k comments) ─► table (Markdown)
 //!  gloss-bench hello ADDR      the bare axum baseline server
@@ -64,6 +64,8 @@ struct Sizes {
     probe_rate: f64,
     /// Workload 1 only (and the baselines it is compared with): `--only-inbox`.
     only_inbox: bool,
+    /// `--only-page`: workload 2 (and the idle memory) alone, for quick comparisons.
+    only_page: bool,
 }
 
 impl Sizes {
@@ -87,6 +89,7 @@ impl Sizes {
             fan_out_cap: Duration::from_secs(60),
             probe_rate: 50.0,
             only_inbox: false,
+            only_page: false,
         }
     }
 
@@ -110,6 +113,7 @@ impl Sizes {
             fan_out_cap: Duration::from_secs(15),
             probe_rate: 20.0,
             only_inbox: false,
+            only_page: false,
         }
     }
 }
@@ -395,6 +399,85 @@ fn note_errors(report: &mut Report, what: &str, result: &LoadResult) {
     }
 }
 
+/// What workload 2 measured on one server.
+struct PageFigures {
+    /// Bytes of HTML, and bytes sent to a browser (which accepts gzip).
+    html_bytes: usize,
+    sent_bytes: usize,
+    saturation: LoadResult,
+    half: LoadResult,
+}
+
+/// Workload 2 on the running server: saturation, then latency at half of it, with the
+/// requests a browser sends (`Accept-Encoding: gzip, deflate, br`).
+async fn measure_page(
+    bench: &Bench,
+    addr: SocketAddr,
+    path: &str,
+    report: &mut Report,
+    what: &str,
+) -> PageFigures {
+    let sizes = &bench.sizes;
+    let html_bytes = processes::body_len(addr, path).unwrap_or(0);
+    let sent_bytes =
+        processes::body_len_with(addr, path, load::BROWSER_ACCEPT_ENCODING).unwrap_or(0);
+    let page = load::repeat_browser_get(addr, path);
+    let _warm = load::saturate(addr, Arc::clone(&page), sizes.window / 4).await;
+    let saturation = load::saturate(addr, Arc::clone(&page), sizes.window).await;
+    note_errors(report, &format!("{what} page saturation"), &saturation);
+    let half = load::fixed_rate(addr, page, saturation.rps() / 2.0, sizes.window, None).await;
+    note_errors(report, &format!("{what} page at half load"), &half);
+    PageFigures {
+        html_bytes,
+        sent_bytes,
+        saturation,
+        half,
+    }
+}
+
+/// The two rows of one workload 2 measurement.
+#[allow(clippy::too_many_arguments)]
+fn page_rows(
+    bench: &Bench,
+    report: &mut Report,
+    engine: &str,
+    workload: &str,
+    goal: &str,
+    goal_ratio: f64,
+    figures: &PageFigures,
+) {
+    let ratio = figures.saturation.rps() / bench.hello_rps;
+    report.row(
+        workload,
+        engine,
+        &format!(
+            "{} threaded comments ({} KiB of HTML, {} KiB sent), saturation",
+            bench.sizes.thread_comments,
+            figures.html_bytes / 1024,
+            figures.sent_bytes / 1024
+        ),
+        format!("{:.0} req/s", figures.saturation.rps()),
+        format!("hello {:.0} req/s", bench.hello_rps),
+        format!("{ratio:.4}"),
+        goal,
+        Some(ratio >= goal_ratio),
+    );
+    report.row(
+        workload,
+        engine,
+        "p50 / p99 at half load",
+        format!(
+            "{:.2} / {:.2} ms",
+            figures.half.quantile_ms(0.5),
+            figures.half.quantile_ms(0.99)
+        ),
+        "-".into(),
+        "-".into(),
+        "-",
+        None,
+    );
+}
+
 /// Writes a post file and publishes it with the CLI, as an author would.
 fn publish(gloss: &Gloss, slug: &str, author: &str) -> anyhow::Result<Instant> {
     let path = gloss.dir.join(format!("{slug}.md"));
@@ -553,6 +636,30 @@ async fn measure_engine(
     let sizes = &bench.sizes;
     let e = engine.name();
     let addr = bench.listen;
+    let page_path = format!("/posts/{}", fixtures::THREAD_SLUG);
+
+    // Workload 2, uncached: a server started with the rendered-page cache off renders
+    // every request.
+    let mut uncached_rss = 0;
+    if !sizes.only_inbox {
+        log(&format!("{e}: workload 2, the post page (cache off)"));
+        let server = gloss.serve_with(&[("GLOSS_PAGE_CACHE_BYTES", "0")])?;
+        let sampler = RssSampler::start(server.pid());
+        let uncached =
+            measure_page(bench, addr, &page_path, report, &format!("{e} uncached")).await;
+        uncached_rss = sampler.finish();
+        server.stop();
+        page_rows(
+            bench,
+            report,
+            e,
+            "2 post page (uncached)",
+            ">= 0.015 x hello",
+            0.015,
+            &uncached,
+        );
+    }
+
     let server = gloss.serve()?;
     tokio::time::sleep(if sizes.smoke {
         Duration::from_millis(300)
@@ -574,17 +681,33 @@ async fn measure_engine(
     let sampler = RssSampler::start(server.pid());
 
     if !sizes.only_inbox {
-        post_page(bench, engine, report).await;
+        // Workload 2, cached: the same page from the default server (the cache is on).
+        log(&format!("{e}: workload 2, the post page (cache on)"));
+        let cached = measure_page(bench, addr, &page_path, report, &format!("{e} cached")).await;
+        page_rows(
+            bench,
+            report,
+            e,
+            "2 post page (cached)",
+            ">= 0.25 x hello",
+            0.25,
+            &cached,
+        );
+    }
+    if sizes.only_page {
+        sampler.finish();
+        server.stop();
+        return Ok(());
     }
     inbox_workload(bench, engine, report).await;
-    let load_rss = sampler.finish();
+    let load_rss = sampler.finish().max(uncached_rss);
     report.row(
         "4 memory",
         e,
         if sizes.only_inbox {
             "RSS under load (max, workload 1)"
         } else {
-            "RSS under load (max, workloads 1-2)"
+            "RSS under load (max, workloads 1-2, cache off and on)"
         },
         format!("{:.1} MiB", mib(load_rss)),
         "-".into(),
@@ -609,61 +732,6 @@ async fn measure_engine(
     note_errors(report, &format!("{e} idle inbox probe"), &idle_probe);
     server.stop();
     fan_outs(bench, engine, gloss, report, idle_probe).await
-}
-
-/// Workload 2: the post page with its threaded comments.
-async fn post_page(bench: &Bench, engine: Engine, report: &mut Report) {
-    let sizes = &bench.sizes;
-    let e = engine.name();
-    let addr = bench.listen;
-    log(&format!("{e}: workload 2, the post page"));
-    let page_path = format!("/posts/{}", fixtures::THREAD_SLUG);
-    let page_bytes = processes::body_len(addr, &page_path).unwrap_or(0);
-    let page = load::repeat_get(addr, &page_path);
-    let _warm = load::saturate(addr, Arc::clone(&page), sizes.window / 4).await;
-    let sat = load::saturate(addr, Arc::clone(&page), sizes.window).await;
-    note_errors(report, &format!("{e} page saturation"), &sat);
-    let half = load::fixed_rate(addr, page, sat.rps() / 2.0, sizes.window, None).await;
-    note_errors(report, &format!("{e} page at half load"), &half);
-    let ratio = sat.rps() / bench.hello_rps;
-    report.row(
-        "2 post page (uncached)",
-        e,
-        &format!(
-            "{} threaded comments ({} KiB of HTML), saturation",
-            sizes.thread_comments,
-            page_bytes / 1024
-        ),
-        format!("{:.0} req/s", sat.rps()),
-        format!("hello {:.0} req/s", bench.hello_rps),
-        format!("{ratio:.4}"),
-        ">= 0.015 x hello",
-        Some(ratio >= 0.015),
-    );
-    report.row(
-        "2 post page (uncached)",
-        e,
-        "p50 / p99 at half load",
-        format!(
-            "{:.1} / {:.1} ms",
-            half.quantile_ms(0.5),
-            half.quantile_ms(0.99)
-        ),
-        "-".into(),
-        "-".into(),
-        "-",
-        None,
-    );
-    report.row(
-        "2 post page (cached)",
-        e,
-        "saturation",
-        "not built".into(),
-        format!("hello {:.0} req/s", bench.hello_rps),
-        "-".into(),
-        ">= 0.25 x hello",
-        None,
-    );
 }
 
 /// Workload 1: signed inbox requests, verified and committed.
@@ -1189,6 +1257,7 @@ async fn run(sizes: Sizes, with_postgres: bool) -> anyhow::Result<()> {
         }
     }
     if !sizes.only_inbox
+        && !sizes.only_page
         && let Err(err) = cold_start(&bench, &mut report).await
     {
         report.note(format!("cold start: the run failed: {err:#}"));
@@ -1231,7 +1300,10 @@ async fn hello(addr: &str) -> anyhow::Result<()> {
 
 fn usage() -> anyhow::Error {
     anyhow::anyhow!(
-        "usage: gloss-bench run [--smoke] [--no-postgres] [--only-inbox]   (or: gloss-bench hello ADDR)"
+        "usage: gloss-bench run [--smoke] [--no-postgres] [--only-inbox | --only-page]\n\
+         \x20      gloss-bench hello ADDR                  the bare axum baseline server\n\
+         \x20      gloss-bench thread-wxr COMMENTS FILE    writes the thread export\n\
+         \x20      gloss-bench load ADDR PATH [SECONDS]    a browser-like closed loop on one page"
     )
 }
 
@@ -1240,19 +1312,50 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("hello") => hello(args.get(1).ok_or_else(usage)?).await,
+        Some("thread-wxr") => {
+            let comments: usize = args.get(1).ok_or_else(usage)?.parse()?;
+            std::fs::write(
+                args.get(2).ok_or_else(usage)?,
+                fixtures::thread_wxr(comments),
+            )?;
+            Ok(())
+        }
+        Some("load") => {
+            let addr: SocketAddr = args.get(1).ok_or_else(usage)?.parse()?;
+            let path = args.get(2).ok_or_else(usage)?;
+            let seconds: f64 = args.get(3).map_or(Ok(5.0), |s| s.parse())?;
+            let source = load::repeat_browser_get(addr, path);
+            let result =
+                load::saturate(addr, source, Duration::from_secs_f64(seconds.max(0.1))).await;
+            println!(
+                "{:.0} req/s, p50 {:.2} ms, {} errors ({}); {} bytes transferred per page",
+                result.rps(),
+                result.quantile_ms(0.5),
+                result.errors,
+                result.first_error.as_deref().unwrap_or("-"),
+                processes::body_len_with(addr, path, load::BROWSER_ACCEPT_ENCODING).unwrap_or(0)
+            );
+            Ok(())
+        }
         Some("run") => {
             let mut sizes = Sizes::full();
             let mut with_postgres = true;
             let mut only_inbox = false;
+            let mut only_page = false;
             for arg in args.iter().skip(1) {
                 match arg.as_str() {
                     "--smoke" => sizes = Sizes::smoke(),
                     "--no-postgres" => with_postgres = false,
                     "--only-inbox" => only_inbox = true,
+                    "--only-page" => only_page = true,
                     _ => return Err(usage()),
                 }
             }
+            if only_inbox && only_page {
+                return Err(usage());
+            }
             sizes.only_inbox = only_inbox;
+            sizes.only_page = only_page;
             run(sizes, with_postgres).await
         }
         _ => Err(usage()),

@@ -59,13 +59,24 @@ pub fn get_status(addr: SocketAddr, path: &str) -> Option<u16> {
 
 /// The size in bytes of the body of `GET path` (uncompressed: no Accept-Encoding).
 pub fn body_len(addr: SocketAddr, path: &str) -> Option<usize> {
+    body_len_with(addr, path, "")
+}
+
+/// The size in bytes of the body of `GET path` as transferred when the request sends
+/// `Accept-Encoding: accept_encoding` (empty: none).
+pub fn body_len_with(addr: SocketAddr, path: &str, accept_encoding: &str) -> Option<usize> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
+    let encoding = if accept_encoding.is_empty() {
+        String::new()
+    } else {
+        format!("Accept-Encoding: {accept_encoding}\r\n")
+    };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{encoding}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut response = Vec::new();
@@ -162,12 +173,18 @@ impl Gloss {
 
     /// Starts `gloss serve` (log in `serve.log` of the site's directory) without waiting.
     pub fn spawn_serve(&self) -> anyhow::Result<Running> {
+        self.spawn_serve_with(&[])
+    }
+
+    /// [`Gloss::spawn_serve`] with extra settings (`GLOSS_*` variables).
+    pub fn spawn_serve_with(&self, settings: &[(&str, &str)]) -> anyhow::Result<Running> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join("serve.log"))?;
         let child = self
             .command()
+            .envs(settings.iter().copied())
             .arg("serve")
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -181,7 +198,12 @@ impl Gloss {
 
     /// Starts `gloss serve` and waits until its home page answers.
     pub fn serve(&self) -> anyhow::Result<Running> {
-        let mut running = self.spawn_serve()?;
+        self.serve_with(&[])
+    }
+
+    /// [`Gloss::serve`] with extra settings (`GLOSS_*` variables).
+    pub fn serve_with(&self, settings: &[(&str, &str)]) -> anyhow::Result<Running> {
+        let mut running = self.spawn_serve_with(settings)?;
         running.wait_ready("/", Instant::now()).with_context(|| {
             format!(
                 "gloss serve (log: {})",

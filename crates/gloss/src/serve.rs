@@ -107,7 +107,8 @@ pub async fn run(settings: &Settings) -> Result<(), Failure> {
             posts_per_page: i64::from(settings.posts_per_page),
         },
         federation,
-    );
+    )
+    .with_page_cache_bytes(settings.page_cache_bytes);
 
     if gloss_web::admin::setup::setup_needed(store.as_ref()).await? {
         let token = Alphanumeric.sample_string(&mut rand::rng(), 32);

@@ -52,6 +52,8 @@ struct SettingsFile {
     /// Readers' comments through the post page's form: off, moderated or open. Default
     /// moderated.
     comments_local: Option<String>,
+    /// Bytes of rendered public pages kept in memory; 0 = off. Default 4 MiB.
+    page_cache_bytes: Option<i64>,
 }
 
 /// A database URL. Kept apart from plain strings because it may carry a password:
@@ -115,7 +117,14 @@ pub struct Settings {
     /// Readers' comments through the form on the post page: `off`, `moderated` (each
     /// waits for approval) or `open` (published at once unless a rule holds it).
     pub comments_local: gloss_federation::moderation::LocalComments,
+    /// Bytes of rendered public pages (with their gzip copies) kept in memory to answer
+    /// anonymous readers while nothing they show has changed; 0 turns the cache off. At
+    /// most [`MAX_PAGE_CACHE_BYTES`].
+    pub page_cache_bytes: usize,
 }
+
+/// The largest `page_cache_bytes` accepted (1 GiB).
+pub const MAX_PAGE_CACHE_BYTES: usize = 1 << 30;
 
 /// The largest `comments_close_after_days` accepted (about a hundred years).
 pub const MAX_CLOSE_AFTER_DAYS: u32 = 36_500;
@@ -134,6 +143,7 @@ impl Default for Settings {
             comments_moderation: gloss_federation::moderation::CommentsModeration::default(),
             comments_close_after_days: 0,
             comments_local: gloss_federation::moderation::LocalComments::default(),
+            page_cache_bytes: gloss_web::page_cache::DEFAULT_CAPACITY_BYTES,
         }
     }
 }
@@ -201,7 +211,7 @@ struct Field {
     expected: &'static str,
 }
 
-const FIELDS: [Field; 11] = [
+const FIELDS: [Field; 12] = [
     Field {
         key: "public_url",
         env: "GLOSS_PUBLIC_URL",
@@ -268,6 +278,12 @@ const FIELDS: [Field; 11] = [
         help: "Readers' comments through the post page's form: off, moderated or open.",
         expected: "off, moderated or open",
     },
+    Field {
+        key: "page_cache_bytes",
+        env: "GLOSS_PAGE_CACHE_BYTES",
+        help: "Bytes of rendered public pages kept in memory for anonymous readers (0: no cache).",
+        expected: "a whole number of bytes from 0 to 1073741824 (0: off)",
+    },
 ];
 
 /// Reads the settings: defaults, then `config` (or `gloss.toml` in the working
@@ -307,6 +323,7 @@ pub fn load(
             contents.comments_moderation,
             contents.comments_close_after_days.map(|n| n.to_string()),
             contents.comments_local,
+            contents.page_cache_bytes.map(|n| n.to_string()),
         ];
         for (slot, value) in raw.iter_mut().zip(values) {
             if let Some(value) = value {
@@ -524,6 +541,16 @@ fn apply(settings: &mut Settings, key: &str, value: &str) -> Result<(), String> 
             settings.comments_local = gloss_federation::moderation::LocalComments::parse(value)
                 .ok_or_else(|| format!("{value:?} is not off, moderated or open"))?;
         }
+        "page_cache_bytes" => {
+            let value = value.trim();
+            settings.page_cache_bytes = value
+                .parse::<usize>()
+                .ok()
+                .filter(|bytes| *bytes <= MAX_PAGE_CACHE_BYTES)
+                .ok_or_else(|| {
+                    format!("{value:?} is not a number of bytes from 0 to 1073741824")
+                })?;
+        }
         other => return Err(format!("{other} is not a setting")),
     }
     Ok(())
@@ -605,7 +632,7 @@ impl Loaded {
     /// The settings as TOML, secrets redacted, each with its description and source.
     pub fn to_toml(&self) -> String {
         let settings = &self.settings;
-        let values: [toml::Value; 11] = [
+        let values: [toml::Value; 12] = [
             toml::Value::String(settings.public_base()),
             toml::Value::String(settings.listen.to_string()),
             toml::Value::String(settings.database_url.redacted()),
@@ -623,6 +650,7 @@ impl Loaded {
             toml::Value::String(settings.comments_moderation.as_str().to_owned()),
             toml::Value::Integer(i64::from(settings.comments_close_after_days)),
             toml::Value::String(settings.comments_local.as_str().to_owned()),
+            toml::Value::Integer(i64::try_from(settings.page_cache_bytes).unwrap_or(i64::MAX)),
         ];
         let mut out = String::from(
             "# Gloss settings in effect (secrets redacted).\n\
@@ -853,6 +881,30 @@ mod tests {
         let loaded = load(Some(&path), env(&[])).unwrap();
         assert_eq!(loaded.settings.comments_close_after_days, 14);
         assert!(loaded.to_toml().contains("comments_close_after_days = 14"));
+    }
+
+    #[test]
+    fn page_cache_bytes_defaults_to_four_mib_and_is_validated() {
+        assert_eq!(
+            load_env(&[]).unwrap().settings.page_cache_bytes,
+            4 * 1024 * 1024
+        );
+        for (value, bytes) in [("0", 0), (" 1048576 ", 1_048_576)] {
+            let loaded = load_env(&[("GLOSS_PAGE_CACHE_BYTES", value)]).unwrap();
+            assert_eq!(loaded.settings.page_cache_bytes, bytes, "{value:?}");
+        }
+        for bad in ["-1", "4MiB", "", "1073741825"] {
+            let message = load_env(&[("GLOSS_PAGE_CACHE_BYTES", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(message.starts_with("GLOSS_PAGE_CACHE_BYTES"), "{message}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "page_cache_bytes = 0\n").unwrap();
+        let loaded = load(Some(&path), env(&[])).unwrap();
+        assert_eq!(loaded.settings.page_cache_bytes, 0);
+        assert!(loaded.to_toml().contains("page_cache_bytes = 0"));
     }
 
     #[test]

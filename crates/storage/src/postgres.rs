@@ -598,6 +598,7 @@ impl Store for PostgresStore {
     }
 
     async fn comments_for_post(&self, post: PostId, filter: CommentFilter) -> Result<Vec<Comment>> {
+        // Rows here; SQLite reads one JSON value (see `util::CommentJson` for why).
         let rows = sqlx::query_as::<_, CommentRow>(sql::COMMENTS_FOR_POST)
             .bind(post.0)
             .fetch_all(&self.pool)
@@ -957,6 +958,12 @@ impl Store for PostgresStore {
         row.map(BlogSettings::try_from)
             .transpose()
             .map(Option::unwrap_or_default)
+    }
+
+    async fn page_version(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>(sql::PAGE_VERSION)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn update_blog_settings(&self, settings: &BlogSettings) -> Result<()> {

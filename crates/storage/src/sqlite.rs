@@ -48,16 +48,24 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+/// A post's comments as one JSON array (see [`util::CommentJson`]).
+const COMMENTS_FOR_POST_JSON: &str = concat!(
+    "SELECT json_group_array(json_array(",
+    util::comment_values!(),
+    ")) FROM comments c WHERE c.post_id = $1"
+);
+
 /// The migrations under `migrations/sqlite`, embedded at build time.
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 /// The [`Store`] on a SQLite database file.
 ///
-/// Writes go through one writer task that commits concurrent writes together
-/// (`crate::group_commit`); the few write transactions that run on their own (the
-/// delivery claim and finish, which another engineer's batch methods replace) take the
-/// same in-process gate first, so writers of this process queue in order and only a
-/// writer in another process (the CLI) makes them wait on SQLite's busy timeout.
+/// The inbox's writes (a reaction with its receipt, the receipt of other activities) go
+/// through one writer task that commits concurrent writes together
+/// (`crate::group_commit`). Every other write transaction (posts, comments, the delivery
+/// worker's claims and its batches of outcomes...) takes the same in-process gate first,
+/// so writers of this process queue in order and only a writer in another process (the
+/// CLI) makes them wait on SQLite's busy timeout.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -685,11 +693,11 @@ impl Store for SqliteStore {
     }
 
     async fn comments_for_post(&self, post: PostId, filter: CommentFilter) -> Result<Vec<Comment>> {
-        let rows = sqlx::query_as::<_, CommentRow>(sql::COMMENTS_FOR_POST)
+        let json = sqlx::query_scalar::<_, String>(COMMENTS_FOR_POST_JSON)
             .bind(post.0)
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(util::thread_order(util::comments(rows)?, filter))
+        Ok(util::thread_order(util::comments_from_json(&json)?, filter))
     }
 
     async fn count_public_comments(&self, post: PostId) -> Result<i64> {
@@ -1045,6 +1053,12 @@ impl Store for SqliteStore {
         row.map(BlogSettings::try_from)
             .transpose()
             .map(Option::unwrap_or_default)
+    }
+
+    async fn page_version(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar::<_, i64>(sql::PAGE_VERSION)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn update_blog_settings(&self, settings: &BlogSettings) -> Result<()> {

@@ -348,6 +348,13 @@ pub trait Store: Send + Sync + 'static {
     // ---- settings ----
 
     async fn blog_settings(&self) -> Result<BlogSettings>;
+
+    /// The page version: a counter that moves, in the same transaction, with every
+    /// change to what a public page shows (posts, tags, comments, reactions, settings,
+    /// authors, blocks), whichever process makes it (triggers of migration 0008). Called
+    /// by the rendered-page cache before each cached request; a page rendered after
+    /// reading version `v` is current for as long as this still returns `v`.
+    async fn page_version(&self) -> Result<i64>;
     async fn update_blog_settings(&self, settings: &BlogSettings) -> Result<()>;
 
     // ---- admin sessions ----

@@ -135,8 +135,9 @@ macro_rules! comment_listed {
         )
     };
 }
-/// The columns of a comment `c`, with whether its author is blocked.
-macro_rules! comment_columns {
+/// The values of a comment `c` in [`CommentRow`] order, the last one whether its author
+/// is blocked; also the elements of the JSON arrays of [`CommentJson`].
+macro_rules! comment_values {
     () => {
         concat!(
             "c.id, c.post_id, c.parent_id, c.depth, c.author_name, c.author_url, \
@@ -144,12 +145,20 @@ macro_rules! comment_columns {
              c.published_at, c.updated_at, c.deleted_at, c.remote_actor_id, c.local_author_id, \
              c.visibility, c.in_reply_to_ap_id, c.summary, c.sensitive, c.attachments_json, \
              c.url, c.like_count, c.announce_count, c.moderation_reason, ",
-            $crate::util::comment_author_blocked!(),
-            " AS author_blocked"
+            $crate::util::comment_author_blocked!()
         )
     };
 }
-pub(crate) use {comment_author_blocked, comment_columns, comment_listed, domain_covered_by_block};
+/// The columns of a comment `c`, with whether its author is blocked.
+macro_rules! comment_columns {
+    () => {
+        concat!($crate::util::comment_values!(), " AS author_blocked")
+    };
+}
+pub(crate) use {
+    comment_author_blocked, comment_columns, comment_listed, comment_values,
+    domain_covered_by_block,
+};
 
 /// An `authors` row as read by every author query (never the password hash).
 #[derive(Debug, sqlx::FromRow)]
@@ -385,6 +394,119 @@ pub(crate) fn attachments_json(attachments: &[Attachment]) -> Result<String> {
 pub(crate) fn parse_attachments(json: &str) -> Result<Vec<Attachment>> {
     serde_json::from_str(json)
         .map_err(|err| Error::Invalid(format!("unreadable attachments in the database: {err}")))
+}
+
+/// One comment as an element of the JSON array that SQLite's `comments_for_post` reads
+/// in one value (`json_group_array` of [`comment_values`] arrays): a post's thousand
+/// comments as a thousand rows cost more in sqlx's SQLite driver (a copy and an
+/// allocation per value under SQLite's memory mutex, a wake-up per row) than the whole
+/// query; as one value they cost one copy and a JSON parse. PostgreSQL reads rows: its
+/// driver decodes them cheaply, and its `json_agg` costs ten times the query.
+/// The fields are in [`comment_values`] order.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct CommentJson {
+    id: i64,
+    post_id: i64,
+    parent_id: Option<i64>,
+    depth: i32,
+    author_name: String,
+    author_url: Option<String>,
+    author_avatar_url: Option<String>,
+    content_html: String,
+    origin: String,
+    moderation: String,
+    ap_id: Option<String>,
+    published_at: String,
+    updated_at: Option<String>,
+    deleted_at: Option<String>,
+    remote_actor_id: Option<i64>,
+    local_author_id: Option<i64>,
+    visibility: String,
+    in_reply_to_ap_id: Option<String>,
+    summary: Option<String>,
+    #[serde(deserialize_with = "json_flag")]
+    sensitive: bool,
+    attachments_json: String,
+    url: Option<String>,
+    like_count: i64,
+    announce_count: i64,
+    moderation_reason: Option<String>,
+    #[serde(deserialize_with = "json_flag")]
+    author_blocked: bool,
+}
+
+/// A boolean as the engines write it in JSON: `true`/`false` (PostgreSQL) or `1`/`0`
+/// (SQLite, which has no boolean type).
+fn json_flag<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<bool, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Number(i64),
+    }
+    Ok(
+        match <Flag as serde::Deserialize>::deserialize(deserializer)? {
+            Flag::Bool(flag) => flag,
+            Flag::Number(number) => number != 0,
+        },
+    )
+}
+
+/// A timestamp as the engines write it in JSON: RFC 3339 (PostgreSQL's `timestamptz`,
+/// and what sqlx stores in SQLite), or SQLite's `YYYY-MM-DD HH:MM:SS[.fff]` in UTC.
+fn json_time(value: &str) -> Result<DateTime<Utc>> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(value) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(value, format).ok())
+        .map(|time| time.and_utc())
+        .ok_or_else(|| Error::Invalid(format!("unreadable time {value:?} in the database")))
+}
+
+impl TryFrom<CommentJson> for Comment {
+    type Error = Error;
+
+    fn try_from(row: CommentJson) -> Result<Self> {
+        Ok(Comment {
+            id: CommentId(row.id),
+            post_id: PostId(row.post_id),
+            parent_id: row.parent_id.map(CommentId),
+            depth: row.depth,
+            author_name: row.author_name,
+            author_url: row.author_url,
+            author_avatar_url: row.author_avatar_url,
+            content_html: row.content_html,
+            origin: parse_stored(&row.origin, CommentOrigin::parse, "comment origin")?,
+            moderation: parse_stored(&row.moderation, Moderation::parse, "moderation state")?,
+            ap_id: row.ap_id,
+            published_at: json_time(&row.published_at)?,
+            updated_at: row.updated_at.as_deref().map(json_time).transpose()?,
+            deleted_at: row.deleted_at.as_deref().map(json_time).transpose()?,
+            remote_actor_id: row.remote_actor_id.map(RemoteActorId),
+            local_author_id: row.local_author_id.map(AuthorId),
+            visibility: parse_stored(&row.visibility, Visibility::parse, "comment visibility")?,
+            in_reply_to_ap_id: row.in_reply_to_ap_id,
+            summary: row.summary,
+            sensitive: row.sensitive,
+            attachments: parse_attachments(&row.attachments_json)?,
+            url: row.url,
+            like_count: row.like_count,
+            announce_count: row.announce_count,
+            moderation_reason: row.moderation_reason,
+            author_blocked: row.author_blocked,
+        })
+    }
+}
+
+/// Reads the JSON array of [`CommentJson`] elements that `comments_for_post` selects.
+pub(crate) fn comments_from_json(json: &str) -> Result<Vec<Comment>> {
+    let rows: Vec<CommentJson> = serde_json::from_str(json)
+        .map_err(|err| Error::Invalid(format!("unreadable comments from the database: {err}")))?;
+    rows.into_iter().map(Comment::try_from).collect()
 }
 
 /// Converts a list of comment rows, failing on the first unknown enum value.
@@ -629,6 +751,10 @@ pub(crate) mod sql {
         "SELECT id, post_id, depth FROM comments WHERE id = $1";
     pub(crate) const COMMENT_PLACE_BY_IMPORT_KEY: &str =
         "SELECT id, post_id, depth FROM comments WHERE import_key = $1";
+    /// The counter of migration 0008 (one row, kept by triggers).
+    pub(crate) const PAGE_VERSION: &str = "SELECT version FROM page_version WHERE id = 1";
+    /// A post's comments as rows (PostgreSQL; SQLite reads them as one JSON value, see
+    /// [`CommentJson`]).
     pub(crate) const COMMENTS_FOR_POST: &str = concat!(
         "SELECT ",
         comment_columns!(),

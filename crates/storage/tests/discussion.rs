@@ -1972,6 +1972,101 @@ async fn domain_limits_hold_nothing_back_by_themselves(store: Arc<dyn Store>) {
     );
 }
 
+// ---------------------------------------------------------------------------------------
+// the page version (rendered-page cache)
+// ---------------------------------------------------------------------------------------
+
+/// Asserts that the page version moved since `before` (and remembers where it is now).
+async fn assert_moved(store: &dyn Store, before: &mut i64, what: &str) {
+    let now = store.page_version().await.unwrap();
+    assert!(now > *before, "{what}: the page version stayed at {now}");
+    *before = now;
+}
+
+async fn the_page_version_moves_with_every_change_a_page_shows(store: Arc<dyn Store>) {
+    let mut version = store.page_version().await.unwrap();
+    let alice = author(&*store, "alice").await;
+    assert_moved(&*store, &mut version, "an author added").await;
+    let talk = post(&*store, alice.id, "talk", 0).await;
+    assert_moved(&*store, &mut version, "a post published").await;
+    store
+        .update_author_profile(alice.id, "Alice A.", "Writes.", None)
+        .await
+        .unwrap();
+    assert_moved(&*store, &mut version, "an author's profile").await;
+
+    // Reading moves nothing; neither does an actor seen (or refreshed) by the inbox.
+    store
+        .comments_for_post(talk.id, CommentFilter::Public)
+        .await
+        .unwrap();
+    let ann = actor(&*store, "ann", "a.example").await;
+    actor(&*store, "ann", "a.example").await;
+    assert_eq!(store.page_version().await.unwrap(), version, "reads");
+
+    let local = store
+        .add_comment(NewComment {
+            post_id: talk.id,
+            parent_id: None,
+            author_name: "Rita".to_owned(),
+            author_url: None,
+            author_avatar_url: None,
+            author_email: None,
+            content_html: "<p>Hi</p>".to_owned(),
+            origin: CommentOrigin::Local,
+            moderation: Moderation::Pending,
+            ap_id: None,
+            published_at: at(5),
+            import_key: None,
+            moderation_reason: None,
+        })
+        .await
+        .unwrap();
+    assert_moved(&*store, &mut version, "a comment added").await;
+    store
+        .set_comment_moderation(local.id, Moderation::Approved)
+        .await
+        .unwrap();
+    assert_moved(&*store, &mut version, "a comment approved").await;
+    let remote = created(&*store, reply(&ann, ThreadNode::Post(talk.id), "one", 10)).await;
+    assert_moved(&*store, &mut version, "a fediverse reply").await;
+    store
+        .record_reaction(NewReaction {
+            ap_id: format!("{}#like", ann.ap_id),
+            kind: ReactionKind::Like,
+            remote_actor_id: ann.id,
+            target: ThreadNode::Comment(remote.id),
+            created_at: at(11),
+        })
+        .await
+        .unwrap();
+    assert_moved(&*store, &mut version, "a like").await;
+    store
+        .add_block(BlockKind::Domain, "a.example", "", at(12))
+        .await
+        .unwrap();
+    assert_moved(&*store, &mut version, "a block").await;
+    store
+        .remove_block(BlockKind::Domain, "a.example")
+        .await
+        .unwrap();
+    assert_moved(&*store, &mut version, "a block lifted").await;
+    store.delete_comment(local.id).await.unwrap();
+    assert_moved(&*store, &mut version, "a comment deleted").await;
+
+    let mut settings = store.blog_settings().await.unwrap();
+    settings.title = "Another title".to_owned();
+    store.update_blog_settings(&settings).await.unwrap();
+    assert_moved(&*store, &mut version, "the blog's settings").await;
+
+    let mut draft = support::draft(alice.id, "talk", talk.status, at(0), &["edited"]);
+    draft.title = "Talk, edited".to_owned();
+    store.update_post(talk.id, draft, Vec::new()).await.unwrap();
+    assert_moved(&*store, &mut version, "a post edited").await;
+    store.delete_post(talk.id, Vec::new()).await.unwrap();
+    assert_moved(&*store, &mut version, "a post deleted").await;
+}
+
 conformance! {
     a_received_reaction_records_its_activity_in_the_same_transaction =>
         sqlite_a_received_reaction_records_its_activity_in_the_same_transaction,
@@ -1979,6 +2074,9 @@ conformance! {
     concurrent_received_reactions_are_each_recorded_once =>
         sqlite_concurrent_received_reactions_are_each_recorded_once,
         postgres_concurrent_received_reactions_are_each_recorded_once;
+    the_page_version_moves_with_every_change_a_page_shows =>
+        sqlite_the_page_version_moves_with_every_change_a_page_shows,
+        postgres_the_page_version_moves_with_every_change_a_page_shows;
     remote_comments_are_stored_once_by_ap_id =>
         sqlite_remote_comments_are_stored_once_by_ap_id,
         postgres_remote_comments_are_stored_once_by_ap_id;

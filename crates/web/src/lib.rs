@@ -9,6 +9,7 @@ pub mod admin;
 pub mod error;
 pub mod feeds;
 pub mod layout;
+pub mod page_cache;
 pub mod pages;
 mod security;
 pub mod state;
@@ -29,8 +30,14 @@ pub const MAX_FORM_BODY: usize = 1024 * 1024;
 /// The whole HTTP application: public pages, feeds, the federation routes (discovery,
 /// actors, collections, inboxes), admin UI and static assets.
 pub fn router(state: AppState) -> Router {
+    // Only the public pages go through the rendered-page cache; it decides per request
+    // (see page_cache.rs) and only for routes that matched.
+    let pages = pages::routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        page_cache::serve_cached,
+    ));
     Router::new()
-        .merge(pages::routes())
+        .merge(pages)
         .merge(feeds::routes())
         .merge(gloss_federation::routes::routes())
         .merge(gloss_federation::inbox::routes())

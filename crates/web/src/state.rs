@@ -1,6 +1,7 @@
 //! The application context handed to every handler: one value, no globals, so that
 //! several Gloss instances can run in one test process.
 
+use crate::page_cache::PageCache;
 use axum::extract::FromRef;
 use gloss_federation::context::Federation;
 use gloss_storage::Store;
@@ -48,6 +49,9 @@ pub struct AppState {
     /// Readers' comments per client address (IPv6 per /64), for the comment form's
     /// rate limit.
     pub comment_limiter: Arc<RateLimiter>,
+    /// Rendered public pages, served again while the page version has not moved
+    /// (see `page_cache.rs`). On by default.
+    pub page_cache: Arc<PageCache>,
 }
 
 impl AppState {
@@ -63,7 +67,14 @@ impl AppState {
                 crate::pages::local_comments::RATE_LIMIT,
                 crate::pages::local_comments::RATE_WINDOW,
             )),
+            page_cache: Arc::new(PageCache::new(crate::page_cache::DEFAULT_CAPACITY_BYTES)),
         }
+    }
+
+    /// Gives the rendered-page cache `capacity` bytes; 0 turns it off.
+    pub fn with_page_cache_bytes(mut self, capacity: usize) -> Self {
+        self.page_cache = Arc::new(PageCache::new(capacity));
+        self
     }
 
     /// Arms the setup link with `token` (called by `gloss serve` when there is no

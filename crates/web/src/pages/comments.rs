@@ -180,14 +180,31 @@ impl askama::filters::HtmlSafe for CommentView {}
 impl CommentView {
     /// The views of a tree under the post whose absolute permalink is `post_url`.
     pub fn from_nodes(nodes: Vec<CommentNode>, post_url: &str) -> Vec<CommentView> {
+        // A comment without a fediverse id is answered through its `/comments/ID` Note
+        // (served by the federation routes): the encoded prefix is the same for all.
+        let note_interact_prefix = post_url
+            .rsplit_once("/posts/")
+            .map(|(base, _)| super::interact::interact_path(&format!("{base}/comments/")));
+        CommentView::views(nodes, post_url, note_interact_prefix.as_deref())
+    }
+
+    fn views(
+        nodes: Vec<CommentNode>,
+        post_url: &str,
+        note_interact_prefix: Option<&str>,
+    ) -> Vec<CommentView> {
         nodes
             .into_iter()
-            .map(|node| CommentView::from_node(node, post_url))
+            .map(|node| CommentView::from_node(node, post_url, note_interact_prefix))
             .collect()
     }
 
     // Recursion is bounded by MAX_NESTING, which `build_comment_tree` enforces.
-    fn from_node(node: CommentNode, post_url: &str) -> CommentView {
+    fn from_node(
+        node: CommentNode,
+        post_url: &str,
+        note_interact_prefix: Option<&str>,
+    ) -> CommentView {
         let comment = node.comment;
         let summary = comment
             .summary
@@ -215,17 +232,13 @@ impl CommentView {
             content_html: comment.content_html,
             published: DateView::new(comment.published_at),
             permalink: format!("{post_url}#comment-{}", comment.id),
-            interact_url: Some(super::interact::interact_path(
-                &comment.ap_id.clone().unwrap_or_else(|| {
-                    // A comment without a fediverse id is answered through its
-                    // `/comments/ID` Note (served by the federation routes).
-                    match post_url.rsplit_once("/posts/") {
-                        Some((base, _)) => format!("{base}/comments/{}", comment.id),
-                        None => post_url.to_owned(),
-                    }
-                }),
-            )),
-            replies: CommentView::from_nodes(node.replies, post_url),
+            interact_url: Some(match (&comment.ap_id, note_interact_prefix) {
+                (Some(ap_id), _) => super::interact::interact_path(ap_id),
+                // Digits need no percent-encoding: prefix and id encode apart.
+                (None, Some(prefix)) => format!("{prefix}{}", comment.id),
+                (None, None) => super::interact::interact_path(post_url),
+            }),
+            replies: CommentView::views(node.replies, post_url, note_interact_prefix),
             reply_url: None,
         }
     }

@@ -18,7 +18,7 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use gloss_federation::context::FederationError;
 use gloss_storage::{Author, AuthorId, Post, Tag};
 use std::collections::HashMap;
@@ -130,6 +130,22 @@ pub(crate) fn comments_label(count: i64) -> String {
     }
 }
 
+/// English month names, for [`DateView`].
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
 /// A date as a `<time>` element needs it.
 #[derive(Debug, Clone)]
 pub(crate) struct DateView {
@@ -143,7 +159,17 @@ impl DateView {
     pub fn new(date: DateTime<Utc>) -> DateView {
         DateView {
             rfc3339: date.to_rfc3339_opts(SecondsFormat::Secs, true),
-            display: date.format("%-d %B %Y").to_string(),
+            // What `format("%-d %B %Y")` gives, without parsing the format each time
+            // (a thousand dates on a post page).
+            display: format!(
+                "{} {} {}",
+                date.day(),
+                MONTHS
+                    .get(date.month0() as usize)
+                    .copied()
+                    .unwrap_or_default(),
+                date.year()
+            ),
         }
     }
 }
@@ -353,6 +379,21 @@ pub(crate) async fn entry_views(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_read_as_chrono_writes_them() {
+        use chrono::TimeZone;
+        for (year, month, day) in [(2024, 1, 2), (2024, 3, 5), (1999, 12, 31), (2026, 9, 30)] {
+            let date = Utc
+                .with_ymd_and_hms(year, month, day, 23, 59, 0)
+                .single()
+                .unwrap_or_default();
+            assert_eq!(
+                DateView::new(date).display,
+                date.format("%-d %B %Y").to_string()
+            );
+        }
+    }
 
     #[test]
     fn page_numbers_are_parsed_strictly() {

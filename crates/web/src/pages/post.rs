@@ -7,6 +7,7 @@ use super::local_comments::takes_comments;
 use super::{DateView, LinkView, Meta, comments_label, path_param, post_path, vary_on_accept};
 use crate::error::AppError;
 use crate::layout::Site;
+use crate::page_cache::CacheUntil;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -141,7 +142,11 @@ async fn post_html(
         .store
         .comments_for_post(post.id, CommentFilter::Public)
         .await?;
-    let count = state.store.count_public_comments(post.id).await?;
+    // What `count_public_comments` counts (listed, not deleted), from the rows at hand.
+    let count = comments
+        .iter()
+        .filter(|comment| comment.is_listed() && comment.deleted_at.is_none())
+        .count();
     let reactions = state.store.reaction_counts_for_post(post.id).await?;
     let site = Site::load(state).await?;
 
@@ -166,19 +171,21 @@ async fn post_html(
 
     let comments_open = takes_comments(state, &post);
     let mode = state.federation.local_comments();
-    let mut comment_views = CommentView::from_nodes(build_comment_tree(comments.clone()), &url);
-    let comment_form = (comments_open && mode != LocalComments::Off).then(|| {
+    let takes_local = comments_open && mode != LocalComments::Off;
+    let reply_to = query
+        .replyto
+        .as_deref()
+        .filter(|_| takes_local)
+        .and_then(|id| id.trim().parse::<i64>().ok())
+        .and_then(|id| {
+            comments
+                .iter()
+                .find(|comment| comment.id.0 == id && comment.is_public())
+        })
+        .map(|comment| (comment.id.0, display_name(&comment.author_name)));
+    let mut comment_views = CommentView::from_nodes(build_comment_tree(comments), &url);
+    let comment_form = takes_local.then(|| {
         CommentView::offer_replies(&mut comment_views, &path);
-        let reply_to = query
-            .replyto
-            .as_deref()
-            .and_then(|id| id.trim().parse::<i64>().ok())
-            .and_then(|id| {
-                comments
-                    .iter()
-                    .find(|comment| comment.id.0 == id && comment.is_public())
-            })
-            .map(|comment| (comment.id.0, display_name(&comment.author_name)));
         CommentFormView {
             action: format!("{path}/comments"),
             reply_to,
@@ -217,14 +224,18 @@ async fn post_html(
         updated: post.updated_at.map(DateView::new),
         author: LinkView::author(author.as_ref(), &state.config),
         tags: post.tags.iter().map(LinkView::tag).collect(),
-        comments_label: comments_label(count),
+        comments_label: comments_label(i64::try_from(count).unwrap_or(i64::MAX)),
         reactions: reactions_label(reactions.post.likes, reactions.post.announces),
         comments_open,
         site,
     };
-    Ok(super::interact::interact_page_headers(
-        state,
-        remembered.is_some(),
-        Html(page.render()?),
-    ))
+    let mut response =
+        super::interact::interact_page_headers(state, remembered.is_some(), Html(page.render()?));
+    // While its comments close by age, the page changes at that moment by itself.
+    if comments_open && let Some(after) = state.federation.comments_close_after() {
+        response
+            .extensions_mut()
+            .insert(CacheUntil(post.published_at + after));
+    }
+    Ok(response)
 }
