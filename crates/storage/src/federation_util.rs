@@ -72,10 +72,10 @@ macro_rules! delivery_job_columns {
 /// on a host that is reachable or whose probe is due, and at most `room` per host, where
 /// `room` is the per-host cap ($3; 1 for a host being probed) minus the deliveries to that
 /// host already leased. At most $2 of them, chosen among the oldest `$window` claimable
-/// deliveries: ranking every pending delivery per host on each claim made a 10,000-inbox
-/// fan-out spend seconds in claims (the caller claims again over all of them when this
-/// window leaves it short, so that a host at its cap at the head of the queue never holds
-/// back the others).
+/// deliveries of hosts below their cap: ranking every pending delivery per host on each
+/// claim made a 10,000-inbox fan-out spend seconds in claims (the caller claims again over
+/// all of them when this window leaves it short, so that no host at the head of the queue
+/// holds back the others).
 macro_rules! claimable_delivery_ids {
     ($window:literal) => {
         concat!(
@@ -87,6 +87,8 @@ macro_rules! claimable_delivery_ids {
              FROM (SELECT id, host, next_attempt_at FROM deliveries \
                  WHERE state = 'pending' AND next_attempt_at <= $1 \
                      AND (leased_until IS NULL OR leased_until <= $1) \
+                     AND host NOT IN (SELECT host FROM deliveries WHERE leased_until > $1 \
+                         GROUP BY host HAVING COUNT(*) >= $3) \
                  ORDER BY next_attempt_at, id LIMIT ",
             $window,
             ") d \
