@@ -52,6 +52,10 @@ pub struct AppState {
     /// Rendered public pages, served again while the page version has not moved
     /// (see `page_cache.rs`). On by default.
     pub page_cache: Arc<PageCache>,
+    /// Post pages rendered at once. A page with a thousand comments holds a few MB while
+    /// it is read and rendered; more renders than twice the cores only share the same CPU
+    /// and multiply that memory (visitors the cache cannot serve, a cache turned off).
+    pub post_renders: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -68,6 +72,9 @@ impl AppState {
                 crate::pages::local_comments::RATE_WINDOW,
             )),
             page_cache: Arc::new(PageCache::new(crate::page_cache::DEFAULT_CAPACITY_BYTES)),
+            post_renders: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |cores| cores.get() * 2),
+            )),
         }
     }
 

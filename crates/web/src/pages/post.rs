@@ -137,6 +137,12 @@ async fn post_html(
 ) -> Result<Response, AppError> {
     let slug = path_param(slug)?;
     let post = published_post(state, &slug).await?;
+    // Held until the page is rendered (see `AppState::post_renders`).
+    let _render = state
+        .post_renders
+        .acquire()
+        .await
+        .map_err(|err| AppError::Internal(format!("post renders: {err}")))?;
     let author = state.store.author_by_id(post.author_id).await?;
     let comments = state
         .store
