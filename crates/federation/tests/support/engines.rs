@@ -1,4 +1,4 @@
-//! Every storage-backed federation test runs on SQLite, and on PostgreSQL (a fresh
+//! Every storage-backed federation and web test runs on SQLite, and on PostgreSQL (a fresh
 //! database per test, dropped afterwards) when `GLOSS_TEST_POSTGRES_URL` is set.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
