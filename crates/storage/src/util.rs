@@ -470,29 +470,31 @@ fn json_time(value: &str) -> Result<DateTime<Utc>> {
 impl TryFrom<CommentJson> for Comment {
     type Error = Error;
 
+    /// The JSON row as the row the drivers decode (its times read from text), then the
+    /// one conversion of a comment row.
     fn try_from(row: CommentJson) -> Result<Self> {
-        Ok(Comment {
-            id: CommentId(row.id),
-            post_id: PostId(row.post_id),
-            parent_id: row.parent_id.map(CommentId),
+        Comment::try_from(CommentRow {
+            id: row.id,
+            post_id: row.post_id,
+            parent_id: row.parent_id,
             depth: row.depth,
             author_name: row.author_name,
             author_url: row.author_url,
             author_avatar_url: row.author_avatar_url,
             content_html: row.content_html,
-            origin: parse_stored(&row.origin, CommentOrigin::parse, "comment origin")?,
-            moderation: parse_stored(&row.moderation, Moderation::parse, "moderation state")?,
+            origin: row.origin,
+            moderation: row.moderation,
             ap_id: row.ap_id,
             published_at: json_time(&row.published_at)?,
             updated_at: row.updated_at.as_deref().map(json_time).transpose()?,
             deleted_at: row.deleted_at.as_deref().map(json_time).transpose()?,
-            remote_actor_id: row.remote_actor_id.map(RemoteActorId),
-            local_author_id: row.local_author_id.map(AuthorId),
-            visibility: parse_stored(&row.visibility, Visibility::parse, "comment visibility")?,
+            remote_actor_id: row.remote_actor_id,
+            local_author_id: row.local_author_id,
+            visibility: row.visibility,
             in_reply_to_ap_id: row.in_reply_to_ap_id,
             summary: row.summary,
             sensitive: row.sensitive,
-            attachments: parse_attachments(&row.attachments_json)?,
+            attachments_json: row.attachments_json,
             url: row.url,
             like_count: row.like_count,
             announce_count: row.announce_count,
